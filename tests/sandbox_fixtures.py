@@ -1,0 +1,3 @@
+"""Pytest fixtures that start the sandbox servers for end-to-end tests."""
+
+from __future__ import annotations
