@@ -63,7 +63,9 @@ def _driver_for(conn_type: str | None) -> str:
 
 def resolve_url(url: str | None = None) -> str:
     """The database URL the ledger uses, by the order in the module docstring."""
-    return url or _url_from_airflow_connection() or os.environ.get("SENTRAL_LEDGER_URL") or default_sqlite_url()
+    return (
+        url or _url_from_airflow_connection() or os.environ.get("SENTRAL_LEDGER_URL") or default_sqlite_url()
+    )
 
 
 def _enable_sqlite_concurrency(engine: sa.Engine) -> None:
