@@ -169,15 +169,18 @@ class MatchResult:
 
 
 @dataclass(frozen=True)
-class _Person:
+class Person:
+    """A roster row or an application reduced to what matching compares."""
+
     dob: date | None
     surnames: frozenset[str]
     givens: frozenset[str]
     family_key: str
 
 
-def _person_of_row(row: RosterRow) -> _Person:
-    return _Person(
+def person_of_row(row: RosterRow) -> Person:
+    """The comparable form of a roster row."""
+    return Person(
         dob=row.dob,
         surnames=surname_variants(row.last_name, row.legal_last_name),
         givens=given_variants(row.first_name, row.preferred_name, row.legal_first_name),
@@ -185,8 +188,9 @@ def _person_of_row(row: RosterRow) -> _Person:
     )
 
 
-def _person_of_applicant(applicant: Applicant) -> _Person:
-    return _Person(
+def person_of_applicant(applicant: Applicant) -> Person:
+    """The comparable form of an application."""
+    return Person(
         dob=applicant.dob,
         surnames=surname_variants(applicant.last_name),
         givens=given_variants(applicant.first_name, applicant.preferred_name),
@@ -199,7 +203,7 @@ class ApplicantIndex:
 
     def __init__(self, applicants: Iterable[Applicant]) -> None:
         self.applicants = list(applicants)
-        self.people = [_person_of_applicant(applicant) for applicant in self.applicants]
+        self.people = [person_of_applicant(applicant) for applicant in self.applicants]
         self._by_surname: dict[tuple[date, str], list[int]] = defaultdict(list)
         self._by_given: dict[tuple[date, str], list[int]] = defaultdict(list)
         self.families: dict[tuple[date, str], list[int]] = defaultdict(list)
@@ -212,7 +216,7 @@ class ApplicantIndex:
                 self._by_given[(person.dob, variant)].append(position)
             self.families[(person.dob, person.family_key)].append(position)
 
-    def candidates(self, person: _Person) -> set[int]:
+    def candidates(self, person: Person) -> set[int]:
         """Positions of applications sharing the date of birth and at least one name variant."""
         found: set[int] = set()
         for variant in person.surnames:
@@ -232,7 +236,7 @@ def _similar(left: frozenset[str], right: frozenset[str]) -> bool:
     return False
 
 
-def _compare(row_person: _Person, applicant_person: _Person) -> str | None:
+def compare_people(row_person: Person, applicant_person: Person) -> str | None:
     """``"exact"``, ``"near"`` or ``None`` for one roster row against one application."""
     surname_exact = bool(row_person.surnames & applicant_person.surnames)
     given_exact = bool(row_person.givens & applicant_person.givens)
@@ -266,7 +270,7 @@ def match_roster(
     index = ApplicantIndex(eligible)
     holders = _holders_of_ids(everyone)
     rows_of_id = _rows_of_ids(rows)
-    row_people = [_person_of_row(row) for row in rows]
+    row_people = [person_of_row(row) for row in rows]
     row_families: dict[tuple[date, str], int] = defaultdict(int)
     for person in row_people:
         row_families[(person.dob, person.family_key)] += 1  # type: ignore[index]
@@ -322,14 +326,14 @@ def match_roster(
 
 
 def _find_candidates(
-    row_people: list[_Person], index: ApplicantIndex
+    row_people: list[Person], index: ApplicantIndex
 ) -> tuple[list[list[int]], list[list[int]]]:
     exact_of_row: list[list[int]] = []
     near_of_row: list[list[int]] = []
     for person in row_people:
         exact, near = [], []
         for position in sorted(index.candidates(person)):
-            verdict = _compare(person, index.people[position])
+            verdict = compare_people(person, index.people[position])
             if verdict == "exact":
                 exact.append(position)
             elif verdict == "near":
