@@ -60,14 +60,16 @@ class ParsedChange:
 
 _ESCAPED = r'"((?:[^"\\]|\\.)*)"'
 _BARE = r'"(.*)"'
+# A label never holds a quote, which keeps a quoted value from being read as part of the label.
+_LABEL = r'(?P<field>[^"]+?)'
 _KINDS = "|".join(re.escape(kind) for kind in sorted(PERSON_KINDS, key=len, reverse=True))
 
 
 def _forms(value: str) -> list[tuple[Action, re.Pattern[str]]]:
     return [
-        (Action.CHANGED, re.compile(rf"Changed (?P<field>.+?) from {value} to {value}", re.DOTALL)),
-        (Action.SET, re.compile(rf"Set (?P<field>.+?) to {value}", re.DOTALL)),
-        (Action.CLEARED, re.compile(rf"Cleared (?P<field>.+?) \(was {value}\)", re.DOTALL)),
+        (Action.CHANGED, re.compile(rf"Changed {_LABEL} from {value} to {value}", re.DOTALL)),
+        (Action.SET, re.compile(rf"Set {_LABEL} to {value}", re.DOTALL)),
+        (Action.CLEARED, re.compile(rf"Cleared {_LABEL} \(was {value}\)", re.DOTALL)),
         (Action.ADDED, re.compile(rf"Added (?P<field>{_KINDS}) {value}", re.DOTALL | re.IGNORECASE)),
         (Action.REMOVED, re.compile(rf"Removed (?P<field>{_KINDS}) {value}", re.DOTALL | re.IGNORECASE)),
     ]

@@ -1,0 +1,245 @@
+"""The daily parent-changes report: rows grouped by family then student, its files, its e-mail.
+
+Rows come from :func:`sentral.changes.collect_changes`. Each says whose record changed, who changed it
+and when (school time), and the field's old and new value; a change overwritten later the same day is
+listed with the later one, marked, so staff see both steps and copy the last. The report run is
+recorded in the ledger database (interval covered, where the files are, how many rows), replacing the
+record of an earlier run of the same interval, since a re-run gives the same rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from sentral.change_parser import Action
+from sentral.changes import EXCLUDED_FIELDS, Change, ChangeSettings, Collection, Interval, Student
+from sentral.reports import ReportFiles, write_report
+from sentral.state import metadata
+
+log = logging.getLogger(__name__)
+
+KIND = "parent-changes"
+
+COLUMNS: Sequence[tuple[str, str]] = (
+    ("family", "Family"),
+    ("student", "Student"),
+    ("sentral_id", "Sentral ID"),
+    ("record", "Record"),
+    ("changed_at", "Changed at"),
+    ("changed_by", "Changed by"),
+    ("field", "Field"),
+    ("old", "Old value"),
+    ("new", "New value"),
+    ("later", "Later the same day"),
+    ("flag", "Check"),
+    ("logged_as", "As logged"),
+)
+
+GROUP_BY = ("family", "student")
+
+report_runs = sa.Table(
+    "change_report_run",
+    metadata,
+    sa.Column("school", sa.String(100), primary_key=True),
+    sa.Column("interval_start", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("interval_end", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("html_path", sa.Text, nullable=False),
+    sa.Column("csv_path", sa.Text, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(250)),
+    sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def report_rows(collection: Collection, settings: ChangeSettings, interval: Interval) -> list[dict[str, str]]:
+    """The report's rows, sorted by family, student, time and the order within each audit entry.
+
+    :param collection: the interval's changes.
+    :param settings: the school's settings (locked statuses and their labels).
+    :param interval: the interval reported; its timezone is the one times are shown in.
+    """
+    ordered = sorted(collection.changes, key=lambda c: (*_group_key(c), c.at, c.entry_id, c.position))
+    later = _overwritten(ordered, interval)
+    return [_row(change, later.get(id(change), ""), settings, interval) for change in ordered]
+
+
+def _group_key(change: Change) -> tuple[str, str, str, str]:
+    first = change.subject.students[0]
+    # Student rows come before the parents' rows of the same family, whose student cell names all.
+    return (first.family, first.family_id, _student_cell(change.subject.students), change.subject.kind)
+
+
+def _overwritten(ordered: Sequence[Change], interval: Interval) -> dict[int, str]:
+    # A field changed twice in a local day keeps both rows; each earlier one points at the next.
+    steps: dict[tuple[str, str, str, object], list[Change]] = defaultdict(list)
+    for change in ordered:
+        if change.parsed.recognised:
+            day = change.at.astimezone(interval.zone).date()
+            steps[(change.subject.kind, change.subject.id, change.parsed.field or "", day)].append(change)
+    notes: dict[int, str] = {}
+    for changes in steps.values():
+        for earlier, following in itertools.pairwise(changes):
+            when = following.at.astimezone(interval.zone).strftime("%H:%M")
+            notes[id(earlier)] = f"overwritten at {when} with {following.parsed.new!r}"
+    return notes
+
+
+def _row(change: Change, later: str, settings: ChangeSettings, interval: Interval) -> dict[str, str]:
+    students = change.subject.students
+    parsed = change.parsed
+    return {
+        "family": students[0].family,
+        "student": _student_cell(students),
+        "sentral_id": "; ".join(s.sentral_id for s in students),
+        "record": change.subject.record,
+        "changed_at": change.at.astimezone(interval.zone).strftime("%Y-%m-%d %H:%M"),
+        "changed_by": change.by,
+        "field": parsed.field or "",
+        "old": parsed.old or "",
+        "new": parsed.new or "",
+        "later": later,
+        "flag": _flag(change, settings),
+        "logged_as": "" if parsed.recognised and change.field_known else parsed.sentence,
+    }
+
+
+def _student_cell(students: Sequence[Student]) -> str:
+    return "; ".join(f"{s.name} ({s.sentral_id})" for s in students)
+
+
+def _flag(change: Change, settings: ChangeSettings) -> str:
+    flags = []
+    if change.parsed.action is Action.UNRECOGNISED:
+        flags.append("not understood: read the logged text")
+    elif not change.field_known:
+        flags.append("field not on the report's list: check whether Sentral holds it")
+    locked = [s for s in change.subject.students if s.status in settings.locked_statuses]
+    for student in locked:
+        status = settings.status_labels.get(student.status, f"status {student.status}")
+        flags.append(f"{student.name} is in {status}, where parents should no longer be able to edit")
+    return "; ".join(flags)
+
+
+def write_change_report(
+    school: str,
+    collection: Collection,
+    settings: ChangeSettings,
+    interval: Interval,
+    *,
+    out_dir: str | Path | None = None,
+) -> tuple[ReportFiles, int]:
+    """Write the interval's report as HTML and CSV; return the files and the number of rows.
+
+    Files are named after the interval, so a re-run of it replaces its report rather than adding one.
+
+    :param school: the school key.
+    :param collection: the interval's changes.
+    :param settings: the school's change-report settings.
+    :param interval: the interval reported.
+    :param out_dir: a folder to write to instead of the reports folder.
+    """
+    rows = report_rows(collection, settings, interval)
+    files = write_report(
+        kind=KIND,
+        school=school,
+        title=f"Parent changes to copy into Sentral: {interval.label}",
+        columns=COLUMNS,
+        rows=rows,
+        summary=_summary(collection, rows, interval),
+        notes=_notes(rows, interval),
+        group_by=GROUP_BY,
+        out_dir=out_dir,
+        stamp=interval.stamp,
+    )
+    return files, len(rows)
+
+
+def _summary(collection: Collection, rows: Sequence[dict[str, str]], interval: Interval) -> dict[str, object]:
+    counts = collection.counts
+    return {
+        "Interval": interval.label,
+        "Students in Sentral read": counts["applications"],
+        "Audit logs read": counts["audit logs"],
+        "Changes by parents": len(rows),
+        "Families": len({row["family"] for row in rows}),
+        "Not understood": sum(1 for row in rows if row["logged_as"]),
+        "To check": sum(1 for row in rows if row["flag"]),
+    }
+
+
+def _notes(rows: Sequence[dict[str, str]], interval: Interval) -> list[str]:
+    zone = interval.zone
+    span = (
+        f"Covers {interval.start.astimezone(zone):%Y-%m-%d %H:%M} to {interval.end.astimezone(zone):%Y-%m-%d %H:%M} "
+        f"({interval.timezone} time), for students whose application has a Sentral ID."
+    )
+    notes = [span]
+    if not rows:
+        notes.append("No parent changed anything that Sentral holds during this interval.")
+    notes.append(
+        "Only changes made by parents are listed; staff and system changes are not. Left out on purpose: "
+        + "; ".join(f"{label} ({why})" for label, why in EXCLUDED_FIELDS.items())
+        + "."
+    )
+    notes.append("A row marked 'overwritten' was changed again the same day: copy the last value.")
+    return notes
+
+
+def record_run(
+    engine: sa.Engine, school: str, interval: Interval, files: ReportFiles, rows: int, run_id: str | None
+) -> None:
+    """Record that the interval's report was written, replacing an earlier record of the same interval.
+
+    :param engine: the ledger database.
+    :param run_id: the Airflow run that wrote it.
+    """
+    key = (
+        (report_runs.c.school == school)
+        & (report_runs.c.interval_start == interval.start)
+        & (report_runs.c.interval_end == interval.end)
+    )
+    with engine.begin() as conn:
+        conn.execute(sa.delete(report_runs).where(key))
+        conn.execute(
+            sa.insert(report_runs).values(
+                school=school,
+                interval_start=interval.start,
+                interval_end=interval.end,
+                html_path=str(files.html),
+                csv_path=str(files.csv),
+                rows=rows,
+                run_id=run_id,
+                written_at=datetime.now(UTC),
+            )
+        )
+
+
+def email_report(
+    files: ReportFiles, *, school: str, interval: Interval, rows: int, to: Sequence[str], smtp_conn_id: str
+) -> None:
+    """Send the report's two files to ``to`` through Airflow's SMTP connection.
+
+    The message body carries only counts; the names are in the attached files.
+
+    :param to: the recipients' addresses.
+    :param smtp_conn_id: the Airflow connection of the mail server.
+    """
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    subject = f"Parent changes to copy into Sentral: {school}, {interval.label} ({rows} changes)"
+    body = (
+        f"<p>{rows} parent changes for {school} during {interval.label}. "
+        "The attached report lists them by family and student.</p>"
+    )
+    with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
+        hook.send_email_smtp(
+            to=list(to), subject=subject, html_content=body, files=[str(files.html), str(files.csv)]
+        )
+    log.info("change report for %s %s e-mailed to %s recipients", school, interval.label, len(to))
