@@ -429,16 +429,23 @@ class Ledger:
         )
         log.info("ledger: draft %s recorded for application %s", draft_id, application_id)
 
-    def record_document_intent(self, application_id: str, document_id: str) -> None:
-        """Announce a document upload; committed before the upload is made."""
+    def record_document_intent(
+        self, application_id: str, document_id: str, *, size: int | None = None
+    ) -> None:
+        """Announce a document upload; committed before the upload is made.
+
+        :param size: the bytes about to be uploaded, by which the attachment is found again; the size
+            EnrolHQ listed is kept when not given.
+        """
         now = _now()
+        values: dict[str, Any] = {"state": DocState.INTENT, "intent_at": now, "updated_at": now}
+        if size is not None:
+            values["size"] = size
         with self.engine.begin() as conn:
             conn.execute(
                 documents.update()
                 .where(self._doc_key(application_id, document_id))
-                .values(
-                    state=DocState.INTENT, intent_at=now, attempts=documents.c.attempts + 1, updated_at=now
-                )
+                .values(attempts=documents.c.attempts + 1, **values)
             )
 
     def record_document_sent(self, application_id: str, document_id: str, attachment_id: str) -> None:
