@@ -194,7 +194,7 @@ class SentralClient:
 
         :param include: relationships to resolve from the same answer.
         """
-        return self._get_resource(f"{STUDENT_PATH}/{student_id}", _with_include({}, include))
+        return self._get_resource(f"{STUDENT_PATH}/{_id(student_id)}", _with_include({}, include))
 
     def iter_persons(self, *, include: Sequence[str] = (), **filters: Any) -> Iterator[Resource]:
         """Persons matching ``filters``: ``firstName`` and ``lastName`` match exactly, ignoring case.
@@ -208,7 +208,7 @@ class SentralClient:
 
         :param include: relationships to resolve, e.g. ``("primaryHousehold",)``.
         """
-        return self._get_resource(f"{PERSON_PATH}/{person_id}", _with_include({}, include))
+        return self._get_resource(f"{PERSON_PATH}/{_id(person_id)}", _with_include({}, include))
 
     def iter_households(self, **filters: Any) -> Iterator[Resource]:
         """Households matching ``filters``, page by page."""
@@ -216,7 +216,7 @@ class SentralClient:
 
     def get_household(self, household_id: str | int) -> Resource:
         """One household by Sentral id."""
-        return self._get_resource(f"{HOUSEHOLD_PATH}/{household_id}", {})
+        return self._get_resource(f"{HOUSEHOLD_PATH}/{_id(household_id)}", {})
 
     # --- Enrolment drafts and their attachments ---
 
@@ -226,7 +226,7 @@ class SentralClient:
 
     def get_draft(self, draft_id: str | int) -> Resource:
         """One enrolment draft by Sentral id."""
-        return self._get_resource(f"{DRAFT_PATH}/{draft_id}", {})
+        return self._get_resource(f"{DRAFT_PATH}/{_id(draft_id)}", {})
 
     def create_draft(self, data: Mapping[str, Any]) -> Resource:
         """Send one enrolment draft; return the draft Sentral created.
@@ -248,7 +248,7 @@ class SentralClient:
 
     def list_attachments(self, draft_id: str | int) -> list[Resource]:
         """The documents already attached to a draft (``studentDocument`` resources)."""
-        return list(self._iter(ATTACHMENT_PATH.format(draft_id=draft_id), {}))
+        return list(self._iter(ATTACHMENT_PATH.format(draft_id=_id(draft_id)), {}))
 
     def upload_attachment(
         self,
@@ -272,7 +272,7 @@ class SentralClient:
         if not isinstance(content, bytes | bytearray):
             raise TypeError(f"attachment for draft {draft_id}: content must be bytes")
         attachment = self._post(
-            ATTACHMENT_PATH.format(draft_id=draft_id),
+            ATTACHMENT_PATH.format(draft_id=_id(draft_id)),
             params={ATTACHMENT_CATEGORY_PARAM: category_id},
             files={ATTACHMENT_PART: (filename, bytes(content), content_type)},
         )
@@ -334,13 +334,14 @@ class SentralClient:
     def _send(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """One request with its retries; the parsed JSON body on success."""
         path = self._path_of(url)
-        for attempt in range(1, self.backoff.attempts + 1):
+        attempts = max(1, self.backoff.attempts)
+        for attempt in range(1, attempts + 1):
             try:
                 return self._attempt(method, url, path, attempt, **kwargs)
             except RetriableApiError as exc:
                 if method != "GET" and not isinstance(exc, RateLimitedError):
                     raise
-                if attempt == self.backoff.attempts:
+                if attempt == attempts:
                     raise
                 delay = self.backoff.delay(attempt, exc.retry_after)
                 log.warning(
@@ -349,7 +350,7 @@ class SentralClient:
                     path,
                     exc.status or "no answer",
                     attempt + 1,
-                    self.backoff.attempts,
+                    attempts,
                     delay,
                 )
                 self._sleep(delay)
@@ -533,6 +534,17 @@ def _query(params: Mapping[str, Any]) -> str:
             value = ",".join(str(item) for item in value)
         pairs.append((name, str(value)))
     return urlencode(pairs)
+
+
+def _id(value: str | int) -> str:
+    """A record id fit for a URL path; anything else is refused before it can change the path."""
+    text = str(value)
+    if not _SAFE_ID.fullmatch(text):
+        raise ValueError(f"{text!r} is not a Sentral record id")
+    return text
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _with_include(params: Mapping[str, Any], include: Sequence[str]) -> dict[str, Any]:

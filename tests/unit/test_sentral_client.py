@@ -498,3 +498,10 @@ def _offset(value: str):
 def _ptr(field: str) -> str:
     section = "student" if field == "dob" else "enrolment"
     return f"/data/attributes/data/{section}/{field}"
+
+
+def test_record_id_that_would_change_the_path_is_refused(client, rsps):
+    with pytest.raises(ValueError, match="is not a Sentral record id"):
+        client.get_draft("12/../../enrolments/student")
+
+    assert len(rsps.calls) == 0
