@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from apicore.errors import FatalApiError
+from sandbox.generator import generate_school
 from sentral.fieldmap import FieldMap, MappingError, PayloadError
 from sentral.mappings import load_school
 
@@ -27,6 +28,11 @@ def _render(field_map, section, source, *, lookups=None, defaults=None):
 @pytest.fixture(scope="module")
 def demo():
     return load_school("demo", root=DEMO_ROOT)
+
+
+@pytest.fixture(scope="module")
+def applications():
+    return generate_school(size=24, seed=7)["enrolhq"]["applications"]
 
 
 def test_shorthand_rule_reads_the_named_source_field():
@@ -64,33 +70,47 @@ def test_unmapped_lookup_value_names_the_value_and_the_table(demo):
     with pytest.raises(PayloadError) as caught:
         demo.fields.render(
             "enrolment",
-            {"campus": "Main Campus", "entry_grade": "13"},
+            {"campus": "Main Campus", "entry_grade": "Year 13"},
             lookups=demo.lookups,
             defaults=demo.defaults,
             record_id=APP_ID,
         )
 
     assert caught.value.field == "enrolment.year"
-    assert "'13'" in str(caught.value)
+    assert "'Year 13'" in str(caught.value)
     assert "year_levels.csv" in str(caught.value)
 
 
-def test_lookup_turns_enrolhq_value_into_sentral_value(demo):
+def test_lookup_turns_enrolhq_value_into_sentral_value(demo, applications):
+    application = next(app for app in applications if app["gender"] == 2)
+
     rendered = demo.fields.render(
-        "student",
-        {"first_name": "Ava", "last_name": "Nguyen", "dob": "2019-03-04", "gender": 2},
-        lookups=demo.lookups,
-        defaults=demo.defaults,
-        record_id=APP_ID,
+        "student", application, lookups=demo.lookups, defaults=demo.defaults, record_id=application["id"]
     )
 
     assert rendered["gender"] == "F"
+    assert rendered["dob"] == application["dob"]
+
+
+def test_every_generated_application_renders_with_the_demo_mappings(demo, applications):
+    def render(section, source):
+        return demo.fields.render(
+            section, source, lookups=demo.lookups, defaults=demo.defaults, record_id=source.get("id", "x")
+        )
+
+    for application in applications:
+        assert render("student", application)["family_name"] == application["last_name"].strip()
+        assert render("enrolment", application)["year"]
+        assert render("address", application["residential_address"])["postcode"]
+        for carer in [application["user_parent"], application["non_user_parent"], *application["guardians"]]:
+            if carer:
+                assert render("contact", carer)["default_relationship"]
 
 
 def test_default_fills_an_empty_source_value(demo):
     rendered = demo.fields.render(
         "enrolment",
-        {"campus": None, "entry_grade": "7"},
+        {"campus": None, "entry_grade": "Year 7"},
         lookups=demo.lookups,
         defaults=demo.defaults,
         record_id=APP_ID,

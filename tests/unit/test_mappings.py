@@ -104,14 +104,14 @@ def test_missing_required_setting_is_named(root):
 
 def test_duplicate_enrolhq_value_names_both_lines(root):
     path = root / "demo" / "year_levels.csv"
-    path.write_text(path.read_text() + "7,9,again\n")
+    path.write_text(path.read_text() + "Year 7,9,again\n")
 
     with pytest.raises(MappingError) as caught:
         load_school("demo", root=root)
 
     assert caught.value.path == path
     assert caught.value.line == 15
-    assert "'7'" in str(caught.value)
+    assert "'Year 7'" in str(caught.value)
     assert "first on line 9" in str(caught.value)
 
 
