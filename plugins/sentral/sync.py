@@ -52,6 +52,7 @@ class Outcome:
     DUPLICATE = "duplicate"
     FINISHED = "already synced"
     FAILED = "failed"
+    NOT_ELIGIBLE = "not eligible"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ class SyncSession:
         notes into the draft's ``data``; raises ``PayloadError`` naming the application and field.
     :param document_rules: which documents are sent.
     :param find_family: looks the family up in Sentral; replaceable in tests.
+    :param offer_accepted_field: the dotted path of the application that is set once the family
+        accepted the offer; None when the school does not require an accepted offer.
     """
 
     school: str
@@ -106,6 +109,7 @@ class SyncSession:
     build_draft: DraftBuilder
     document_rules: DocumentRules
     find_family: Callable[[Any, Mapping[str, Any]], FamilyInSentral] = field(default=find_family)
+    offer_accepted_field: str | None = None
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
@@ -165,6 +169,10 @@ def prepare(session: SyncSession, application_id: str) -> dict[str, Any]:
         row["applicant"] = applicant
         if record is not None and record.draft_id is not None:
             return _prepare_resumed(session, application_id, application, record)
+        if not offer_accepted(application, session.offer_accepted_field):
+            log.info("application %s: offer not accepted yet; not sent", application_id)
+            reason = "the enrolment offer has not been accepted"
+            return {"application_id": application_id, "outcome": Outcome.NOT_ELIGIBLE, "reason": reason}
         family = session.find_family(session.sentral, application)
         if family.is_duplicate:
             return _prepare_duplicate(session, application_id, applicant, family)
@@ -240,6 +248,16 @@ def _record_ready(
     )
     log.info("application %s: draft prepared", application_id)
     return summary
+
+
+def offer_accepted(application: Mapping[str, Any], path: str | None) -> bool:
+    """Whether the application's offer was accepted: the value at ``path`` is set (None: always)."""
+    if path is None:
+        return True
+    value: Any = application
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return bool(value)
 
 
 def staff_notes(session: SyncSession, application_id: str) -> list[str]:
@@ -468,3 +486,63 @@ def _live_record(session: SyncSession, application_id: str) -> ApplicationRecord
     if session.settings.dry_run:
         return None
     return session.ledger.get(application_id)
+
+
+# --- building a session and choosing the applications ---
+
+
+def open_session(school: Any, settings: RunSettings) -> SyncSession:
+    """A session for one school (a :class:`sentral.school.School`) and one run.
+
+    :param school: the school, with its configuration and lazily built clients.
+    :param settings: this run's settings.
+    """
+    from sentral.payload import DraftRules, build_draft
+
+    config = school.config
+    rules = DraftRules(fieldmap=config.fields, lookups=config.lookups, defaults=config.defaults)
+    categories = config.lookup("document_categories")
+    return SyncSession(
+        school=school.name,
+        enrolhq=school.enrolhq,
+        sentral=school.sentral,
+        ledger=Ledger(school.engine, school.name),
+        settings=settings,
+        build_draft=lambda application, family, notes: build_draft(application, family, rules, notes),
+        document_rules=DocumentRules(
+            categories={entry.enrolhq_value: entry.sentral_value for entry in categories}
+            if categories
+            else {},
+            max_bytes=int(config.settings.documents.max_size_mb * 1024 * 1024),
+        ),
+        offer_accepted_field=(
+            config.settings.offer_accepted_field if config.settings.require_offer_accepted else None
+        ),
+    )
+
+
+def select_applications(
+    session: SyncSession, statuses: Sequence[int], requested: Sequence[str] = ()
+) -> list[str]:
+    """The applications this run syncs: eligible ones, narrowed to ``requested`` when it names any.
+
+    Eligible: a status in ``statuses``, no external ID, and not already synced according to the ledger.
+    Whether the offer was accepted is read from the application in detail, so ``prepare`` checks it.
+    :param statuses: the EnrolHQ status ids that make an application eligible.
+    :param requested: application ids named by the person who triggered the run.
+    """
+    finished = set() if session.settings.dry_run else session.ledger.finished_application_ids()
+    eligible = [
+        str(summary["id"])
+        for summary in session.enrolhq.iter_applications(statuses=statuses, has_external_id=False)
+        if not summary.get("external_id") and str(summary["id"]) not in finished
+    ]
+    if requested:
+        wanted = {str(application_id) for application_id in requested}
+        for application_id in sorted(wanted - set(eligible)):
+            log.warning(
+                "application %s was requested but is not eligible or is already synced", application_id
+            )
+        eligible = [application_id for application_id in eligible if application_id in wanted]
+    log.info("%s applications selected for the sync", len(eligible))
+    return eligible
