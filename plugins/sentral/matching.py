@@ -2,7 +2,8 @@
 
 Names are compared after normalisation (accents, case, hyphens, apostrophes and spaces removed),
 using every name a person goes by: first and preferred names, family and legal surnames, and each
-part of a compound surname. Applications are indexed by date of birth plus each surname variant and
+part of a compound surname. A given name also matches its short forms: a known nickname
+(:data:`NICKNAMES`) or its first three or more letters ("Sam" for "Samuel"). Applications are indexed by date of birth plus each surname variant and
 each given-name variant, so a roster row meets only the handful of applications that share its date
 of birth and a name; 20,000 rows against 20,000 applications stays close to linear.
 
@@ -33,6 +34,63 @@ log = logging.getLogger(__name__)
 
 # Names at least this similar (difflib ratio) with the rest exact make a near miss for review.
 NEAR_MISS_RATIO = 0.75
+
+# Given names and the short forms families use for them. A roster often carries the short form as the
+# first name while the application carries the full one. Extend it with a school's own usage.
+NICKNAMES: dict[str, tuple[str, ...]] = {
+    "alexander": ("alex", "xander", "sasha"),
+    "alexandra": ("alex", "lexi", "sasha"),
+    "amelia": ("millie", "amy", "mia"),
+    "anthony": ("tony",),
+    "benjamin": ("ben", "benji"),
+    "catherine": ("cate", "cathy", "kate", "katie"),
+    "charles": ("charlie", "chas"),
+    "charlotte": ("lottie", "charlie"),
+    "christopher": ("chris", "kit"),
+    "daniel": ("dan", "danny"),
+    "edward": ("ed", "eddie", "ted", "ned"),
+    "eleanor": ("ellie", "nell", "nora"),
+    "elizabeth": ("liz", "lizzie", "beth", "eliza", "libby"),
+    "frances": ("fran", "frankie"),
+    "francesca": ("fran", "frankie", "chessie"),
+    "francis": ("frank", "frankie"),
+    "frederick": ("fred", "freddie"),
+    "harrison": ("harry",),
+    "henry": ("harry", "hal"),
+    "isabella": ("izzy", "bella", "isa"),
+    "isabelle": ("izzy", "belle"),
+    "james": ("jim", "jimmy", "jamie"),
+    "jessica": ("jess", "jessie"),
+    "jonathan": ("jon", "jonny"),
+    "joseph": ("joe", "joey"),
+    "joshua": ("josh",),
+    "katherine": ("kate", "katie", "kat"),
+    "lachlan": ("lachie", "lochie"),
+    "lucia": ("lucy",),
+    "mackenzie": ("kenzie",),
+    "margaret": ("maggie", "meg", "peggy"),
+    "matilda": ("tilly", "tillie"),
+    "matthew": ("matt",),
+    "maximilian": ("max",),
+    "michael": ("mike", "mikey", "mick"),
+    "nicholas": ("nick", "nico"),
+    "oliver": ("ollie", "olly"),
+    "olivia": ("liv", "livvy", "ollie"),
+    "patrick": ("paddy", "pat"),
+    "penelope": ("penny", "pip"),
+    "rafael": ("rafa",),
+    "robert": ("rob", "bob", "bobby", "robbie"),
+    "samantha": ("sam", "sammy"),
+    "samuel": ("sam", "sammy"),
+    "theodore": ("theo", "teddy"),
+    "thomas": ("tom", "tommy"),
+    "victoria": ("tori", "vicky"),
+    "william": ("will", "bill", "billy", "liam"),
+    "zachary": ("zac", "zach"),
+}
+
+# A given name this long or longer that begins another is its short form ("Sam" for "Samuel").
+SHORT_FORM_MIN = 3
 
 # Surname particles that are never a surname on their own when a compound surname is split.
 _PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "la", "le", "el"})
@@ -226,11 +284,36 @@ class ApplicantIndex:
         return found
 
 
+def _short_forms_of() -> dict[str, frozenset[str]]:
+    related: dict[str, set[str]] = defaultdict(set)
+    for full, short_forms in NICKNAMES.items():
+        for short in short_forms:
+            related[full].add(short)
+            related[short].add(full)
+    return {name: frozenset(others) for name, others in related.items()}
+
+
+_RELATED_NAMES = _short_forms_of()
+
+
+def _same_given_name(left: frozenset[str], right: frozenset[str]) -> bool:
+    """Whether two sets of given-name keys share a name, a known short form, or a prefix short form."""
+    if left & right:
+        return True
+    for one in left:
+        related = _RELATED_NAMES.get(one, frozenset())
+        for other in right:
+            if other in related:
+                return True
+            shorter, longer = sorted((one, other), key=len)
+            if len(shorter) >= SHORT_FORM_MIN and longer.startswith(shorter):
+                return True
+    return False
+
+
 def _similar(left: frozenset[str], right: frozenset[str]) -> bool:
     for one in left:
         for other in right:
-            if len(one) >= 3 and len(other) >= 3 and (one.startswith(other) or other.startswith(one)):
-                return True
             if SequenceMatcher(None, one, other).ratio() >= NEAR_MISS_RATIO:
                 return True
     return False
@@ -239,7 +322,7 @@ def _similar(left: frozenset[str], right: frozenset[str]) -> bool:
 def compare_people(row_person: Person, applicant_person: Person) -> str | None:
     """``"exact"``, ``"near"`` or ``None`` for one roster row against one application."""
     surname_exact = bool(row_person.surnames & applicant_person.surnames)
-    given_exact = bool(row_person.givens & applicant_person.givens)
+    given_exact = _same_given_name(row_person.givens, applicant_person.givens)
     if surname_exact and given_exact:
         return "exact"
     if surname_exact and _similar(row_person.givens, applicant_person.givens):

@@ -248,3 +248,21 @@ def test_an_application_from_the_summary_record_reads_its_date_and_external_id()
     app = Applicant.from_summary(summary)
 
     assert (app.dob, app.external_id) == (DOB, "12")
+
+
+def test_a_known_nickname_on_the_roster_matches_the_full_given_name():
+    result = match_roster([row("Lottie", "Kelly")], [applicant("Charlotte", "Kelly")])
+
+    assert len(result.matches) == 1
+
+
+def test_the_first_letters_of_a_given_name_match_it_as_a_short_form():
+    result = match_roster([row("Alex", "Kelly")], [applicant("Alexander", "Kelly")])
+
+    assert len(result.matches) == 1
+
+
+def test_two_letters_are_too_few_to_be_a_short_form():
+    result = match_roster([row("Al", "Kelly")], [applicant("Alexander", "Kelly")])
+
+    assert result.matches == []
