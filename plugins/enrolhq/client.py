@@ -81,6 +81,14 @@ class EnrolHQClient:
         return self._transport.base_url
 
     @property
+    def rate_limiter(self) -> RateLimiter:
+        return self._transport.rate_limiter
+
+    @property
+    def timeout(self) -> float:
+        return self._transport.timeout
+
+    @property
     def stats(self) -> RequestStats:
         """Requests, sign-ins and retries so far, and requests by endpoint."""
         return self._transport.stats
