@@ -15,11 +15,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from sentral.change_parser import Action
-from sentral.changes import EXCLUDED_FIELDS, Change, ChangeSettings, Collection, Interval, Student
+from sentral.changes import (
+    EXCLUDED_FIELDS,
+    Change,
+    ChangeSettings,
+    Collection,
+    Interval,
+    Student,
+    collect_changes,
+    day_before,
+    interval_from_params,
+    settings_from_config,
+)
 from sentral.reports import ReportFiles, write_report
 from sentral.state import metadata
 
@@ -243,3 +255,97 @@ def email_report(
             to=list(to), subject=subject, html_content=body, files=[str(files.html), str(files.csv)]
         )
     log.info("change report for %s %s e-mailed to %s recipients", school, interval.label, len(to))
+
+
+def produce_report(
+    school_name: str,
+    *,
+    due: datetime,
+    interval_start: str | None = None,
+    interval_end: str | None = None,
+    only_updated: bool | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Collect, write and record one interval's report for one school: the DAG's report task.
+
+    :param school_name: the school key.
+    :param due: when the run is due (its logical date); with no interval named, the report covers
+        the school's local calendar day before it.
+    :param interval_start: the first moment to report (``YYYY-MM-DD`` or ISO date-time), with
+        ``interval_end``; both or neither.
+    :param interval_end: the first moment no longer reported.
+    :param only_updated: overrides the school's ``only_updated_applications`` for this run.
+    :param run_id: the Airflow run, kept with the record of the report.
+    :returns: what the e-mail task needs, JSON-ready: the interval, both file paths, the row count,
+        the recipients and the SMTP connection.
+    """
+    from sentral.school import open_school
+
+    school = open_school(school_name)
+    interval = pick_interval(school.config.settings.timezone, due, interval_start, interval_end)
+    client = school.enrolhq
+    labels = {int(status["id"]): str(status["label"]) for status in client.status_settings()}
+    settings = settings_from_config(school.config, status_labels=labels, only_updated=only_updated)
+
+    collection = collect_changes(client, settings, interval)
+    files, rows = write_change_report(school.name, collection, settings, interval)
+    record_run(school.engine, school.name, interval, files, rows, run_id)
+
+    section = school.config.settings.changes
+    return {
+        "school": school.name,
+        "interval": interval.label,
+        "interval_start": interval.start.isoformat(),
+        "interval_end": interval.end.isoformat(),
+        "timezone": interval.timezone,
+        "html": str(files.html),
+        "csv": str(files.csv),
+        "rows": rows,
+        "email_to": list(section.email_to),
+        "smtp_conn_id": section.smtp_conn_id,
+    }
+
+
+def pick_interval(timezone: str, due: datetime, start: str | None, end: str | None) -> Interval:
+    """The interval a run reports: the one named, else the local day before ``due``.
+
+    :param timezone: the school's timezone.
+    :param due: when the run is due.
+    :param start: the named start, or None.
+    :param end: the named end, or None.
+    """
+    if bool(start) != bool(end):
+        raise ValueError("name both interval_start and interval_end, or neither for the day before the run")
+    if start and end:
+        return interval_from_params(start, end, timezone)
+    return day_before(due, timezone)
+
+
+def email_if_configured(outcome: dict[str, Any]) -> bool:
+    """E-mail the report written by :func:`produce_report` when the school names recipients.
+
+    :param outcome: what :func:`produce_report` returned.
+    :returns: whether a message was sent.
+    """
+    if not outcome["email_to"]:
+        log.info(
+            "change report for %s %s not e-mailed: no recipients in changes.email_to",
+            outcome["school"],
+            outcome["interval"],
+        )
+        return False
+    interval = Interval(
+        datetime.fromisoformat(outcome["interval_start"]),
+        datetime.fromisoformat(outcome["interval_end"]),
+        outcome["timezone"],
+    )
+    files = ReportFiles(Path(outcome["html"]), Path(outcome["csv"]))
+    email_report(
+        files,
+        school=outcome["school"],
+        interval=interval,
+        rows=outcome["rows"],
+        to=outcome["email_to"],
+        smtp_conn_id=outcome["smtp_conn_id"],
+    )
+    return True

@@ -5,7 +5,7 @@ interval always gives the same rows: a failed run can be re-run and a missed day
 change being lost or reported twice.
 
 Scope: applications with an external ID (the Sentral student ID). For each, the student's audit log
-and the audit log of every parent and guardian on the application are read, each stream stopping at
+and the audit logs of Parent 1 and Parent 2 are read, each stream stopping at
 the interval's start. Only entries made by a parent count (``updated_by.role`` in the school's
 ``parent_roles``); staff and system (``updated_by`` null) entries are left out. Each entry's sentences
 are read by :mod:`sentral.change_parser`; what it cannot read is reported verbatim.
@@ -102,6 +102,50 @@ class ChangeSettings:
     locked_statuses: frozenset[int] = frozenset({5})
     only_updated_applications: bool = False
     status_labels: Mapping[int, str] = field(default_factory=dict)
+
+
+def settings_from_config(
+    config: Any, *, status_labels: Mapping[int, str] | None = None, only_updated: bool | None = None
+) -> ChangeSettings:
+    """The change-report settings of a school, from the ``changes`` section of its ``school.yml``.
+
+    :param config: the school's :class:`~sentral.mappings.SchoolConfig`.
+    :param status_labels: display names of application statuses, by id (from EnrolHQ).
+    :param only_updated: overrides ``changes.only_updated_applications`` for one run; None keeps it.
+    """
+    section = config.settings.changes
+    if only_updated is None:
+        # Read with a default so that a school.yml written before the switch existed keeps working.
+        only_updated = bool(getattr(section, "only_updated_applications", False))
+    return ChangeSettings(
+        parent_roles=frozenset(section.parent_roles),
+        locked_statuses=frozenset(int(status) for status in section.locked_statuses),
+        only_updated_applications=only_updated,
+        status_labels=dict(status_labels or {}),
+    )
+
+
+def schedule_timezone(school: str) -> str:
+    """The timezone the daily schedule runs in: ``timezone`` of the school's ``school.yml``.
+
+    Called when the DAG file is parsed, so it reads that one key and validates nothing else; a missing
+    or unreadable file gives UTC with a warning. The interval a run reports is always worked out in the
+    timezone of the validated configuration, so a fallback here moves the run's hour, not its day.
+
+    :param school: the school key.
+    """
+    import yaml
+
+    from sentral.mappings import SCHOOL_FILE, mappings_root
+
+    try:
+        path = mappings_root() / school / SCHOOL_FILE
+        timezone = str(yaml.safe_load(path.read_text(encoding="utf-8"))["timezone"])
+        ZoneInfo(timezone)
+    except Exception as exc:
+        log.warning("no timezone for school %s (%s); scheduling in UTC", school, exc)
+        return "UTC"
+    return timezone
 
 
 @dataclass(frozen=True)
@@ -298,7 +342,7 @@ def synced_applications(
 
 
 def subjects_of(applications: Iterable[Mapping[str, Any]]) -> list[Subject]:
-    """One subject per student and one per parent or guardian, a parent of siblings only once.
+    """One subject per student and one per parent, a parent of siblings only once.
 
     :param applications: application details (``applications/{id}`` shape).
     """
@@ -337,8 +381,9 @@ def _carers(app: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
         yield "Parent 1", app["user_parent"]
     if app.get("non_user_parent"):
         yield "Parent 2", app["non_user_parent"]
-    for guardian in app.get("guardians") or []:
-        yield "Guardian", guardian
+    # Guardians are not read: EnrolHQ keeps them on the application, so adding, removing or editing
+    # one is logged in the student's audit log. Whether a guardian also has a log of their own is
+    # Unknown; reading one would cost a call per guardian per day.
 
 
 def _full_name(person: Mapping[str, Any]) -> str:

@@ -189,7 +189,7 @@ def test_parent_of_two_synced_siblings_is_read_once_and_names_both():
     assert [sorted(s.sentral_id for s in c.subject.students) for c in changes] == [["S100", "S101"]]
 
 
-def test_second_parent_and_guardians_are_read():
+def test_both_parents_are_read_and_guardians_are_left_to_the_student_log():
     app = application(
         "Ava",
         "Lee",
@@ -205,7 +205,6 @@ def test_second_parent_and_guardians_are_read():
         "Student",
         "Parent 1 Jo Lee",
         "Parent 2 Sam Lee",
-        "Guardian Nan Lee",
     ]
 
 
