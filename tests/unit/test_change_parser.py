@@ -4,7 +4,37 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.generator import generate_school
 from sentral.change_parser import Action, parse_change, parse_changes
+
+
+@pytest.fixture(scope="module")
+def generated_edits() -> list[dict]:
+    """Every edit a small generated school's audit logs hold, with the sentence written for it."""
+    return generate_school(size=16, seed=3, audit_days=3)["truth"]["audit_edits"]
+
+
+def _expected(edit: dict) -> tuple[str, str, str, str]:
+    return (edit["action"], edit["field"].lower(), edit["old"] or "", edit["new"] or "")
+
+
+def _read(sentence: str) -> tuple[str, str, str | None, str | None]:
+    change = parse_change(sentence)
+    return (change.action.value, (change.field or "").lower(), change.old, change.new)
+
+
+@pytest.mark.parametrize("action", ["changed", "set", "cleared", "added", "removed"])
+def test_every_generated_sentence_of_a_form_reads_back_as_its_edit(generated_edits, action):
+    edits = [edit for edit in generated_edits if edit["action"] == action]
+
+    assert edits, f"the generated school has no {action} sentence to read"
+    assert [_read(edit["sentence"]) for edit in edits] == [_expected(edit) for edit in edits]
+
+
+def test_every_generated_field_label_reads_back(generated_edits):
+    labels = {edit["field"].lower() for edit in generated_edits}
+
+    assert {(parse_change(e["sentence"]).field or "").lower() for e in generated_edits} == labels
 
 
 def test_changed_sentence_gives_field_old_and_new():
