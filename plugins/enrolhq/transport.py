@@ -280,9 +280,9 @@ class Transport:
             if exc.status != 401:
                 raise
             message = (
-                f"{what} refused a newly issued access token twice ({exc.message}); the API token's user may "
-                f"have lost API access, or something else signs in with the same API token. "
-                f"{NEW_API_TOKEN_ADVICE[0].upper()}{NEW_API_TOKEN_ADVICE[1:]}"
+                f"{what} refused the access token again right after a new one was issued; the API token's "
+                f"user may have lost API access, or another system signs in with the same API token: "
+                f"{NEW_API_TOKEN_ADVICE}"
             )
             raise AuthenticationError(SYSTEM, message, status=401) from None
 
