@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apicore.errors import RetriableApiError
 from sentral.matching import Applicant, MatchResult, Review, match_roster
 from sentral.roster import RosterFile, RosterInvalidError, id_key, read_roster_csv, rows_from_records
 
@@ -36,20 +37,16 @@ _APPROVED = "approved"
 _REJECTED = "rejected"
 
 
-class WriteLimitExceededError(RuntimeError):
+class RosterRunStoppedError(RuntimeError):
+    """The run stopped for a person to look at its report; trying again unchanged would not help."""
+
+
+class WriteLimitExceededError(RosterRunStoppedError):
     """The run would set more external IDs than its limit; nothing was written."""
 
 
-class WritesFailedError(RuntimeError):
-    """Some planned writes failed; the rest were made and the report lists which failed and why.
-
-    :param retriable: whether any failure may pass on its own (a timeout, a record that kept
-        changing), so that running again is worthwhile; a re-run skips what was already written.
-    """
-
-    def __init__(self, message: str, *, retriable: bool) -> None:
-        super().__init__(message)
-        self.retriable = retriable
+class WritesFailedError(RosterRunStoppedError):
+    """Some planned writes failed for good; the rest were made and the report lists which and why."""
 
 
 @dataclass(frozen=True)
@@ -98,11 +95,13 @@ class ImportResult:
         if self.stopped_by_limit and not self.dry_run:
             raise WriteLimitExceededError(self.notes[-1])
         if self.failed:
-            retriable = any(retriable for _write, _reason, retriable in self.failed)
-            raise WritesFailedError(
-                f"{len(self.failed)} of {len(self.planned)} external IDs were not written; see the run report",
-                retriable=retriable,
+            message = (
+                f"{len(self.failed)} of {len(self.planned)} external IDs were not written; see the run report"
             )
+            if any(retriable for _write, _reason, retriable in self.failed):
+                # Worth another try: the next run skips every ID this one already wrote.
+                raise RetriableApiError("EnrolHQ", message)
+            raise WritesFailedError(message)
 
     def counts(self) -> dict[str, int]:
         counts = self.matching.counts()
