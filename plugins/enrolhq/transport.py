@@ -138,9 +138,9 @@ def classify(
     detail = redact(_detail(body) if is_json else _html_title(response.text))
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return RateLimitedError(
-            SYSTEM, f"{what} was rate limited", status=status, retry_after=retry_after
-        ), None
+        wait = f"asked to wait {retry_after:g} s" if retry_after is not None else "no wait given"
+        message = f"{what} was rate limited ({wait})"
+        return RateLimitedError(SYSTEM, message, status=status, retry_after=retry_after), None
     if status >= 500:
         return RetriableApiError(SYSTEM, f"{what} failed on the server: {detail}", status=status), None
     if sign_in and status in (401, 403):
