@@ -32,6 +32,7 @@ from typing import Any
 from apicore.errors import ApiError
 from sentral.duplicates import FamilyInSentral, find_family
 from sentral.ledger import ApplicationRecord, AppState, DocState, DocumentPlan, Ledger
+from sentral.sync_rules import DocumentRules, flatten, offer_accepted, plan_documents
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +68,6 @@ class RunSettings:
     run_id: str
     synced_by: str
     dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class DocumentRules:
-    """Which EnrolHQ documents go to Sentral, and where.
-
-    :param categories: EnrolHQ document kind (``group_kind``) → Sentral document category id.
-    :param max_bytes: the largest file sent; larger ones are reported and skipped.
-    """
-
-    categories: Mapping[str, str]
-    max_bytes: int
 
 
 DraftBuilder = Callable[[Mapping[str, Any], FamilyInSentral, Sequence[str]], dict[str, Any]]
@@ -250,68 +239,11 @@ def _record_ready(
     return summary
 
 
-def offer_accepted(application: Mapping[str, Any], path: str | None) -> bool:
-    """Whether the application's offer was accepted: the value at ``path`` is set (None: always)."""
-    if path is None:
-        return True
-    value: Any = application
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return bool(value)
-
-
 def staff_notes(session: SyncSession, application_id: str) -> list[str]:
     """The registrars' notes on the application, oldest first, without notes this sync left."""
     notes = sorted(session.enrolhq.list_notes(application_id), key=lambda note: str(note.get("created_at")))
     marker_start = NOTE_MARKER.split("{", 1)[0]
     return [str(n.get("text") or "") for n in notes if marker_start not in str(n.get("text") or "")]
-
-
-def plan_documents(documents: Sequence[Mapping[str, Any]], rules: DocumentRules) -> list[DocumentPlan]:
-    """The verified documents of an application, each either to send (with its category) or skipped.
-
-    Unverified documents are left out altogether: they are not ready to be anyone's record.
-    :param documents: the application's EnrolHQ documents.
-    :param rules: the school's document categories and size limit.
-    """
-    plans = []
-    for document in documents:
-        if not document.get("is_verified"):
-            continue
-        kind = document.get("group_kind")
-        size = document.get("size")
-        category = rules.categories.get(kind) if kind else None
-        reason = None
-        if category is None:
-            reason = f"no Sentral category is mapped for document kind {kind or '(none)'}"
-        elif size is not None and int(size) > rules.max_bytes:
-            reason = f"{int(size)} bytes is over the {rules.max_bytes} byte limit"
-        plans.append(
-            DocumentPlan(
-                document_id=str(document["id"]),
-                file_name=str(document.get("filename") or f"document-{document['id']}"),
-                size=int(size) if size is not None else None,
-                kind=kind,
-                category_id=None if reason else str(category),
-                skip_reason=reason,
-            )
-        )
-    return plans
-
-
-def flatten(value: Any, prefix: str = "") -> list[list[Any]]:
-    """A draft as ``[field path, value]`` pairs, e.g. ``["households[0].contacts[1].email", "..."]``."""
-    if isinstance(value, Mapping):
-        pairs: list[list[Any]] = []
-        for key in value:
-            pairs.extend(flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
-        return pairs
-    if isinstance(value, list) and value:
-        pairs = []
-        for n, item in enumerate(value):
-            pairs.extend(flatten(item, f"{prefix}[{n}]"))
-        return pairs
-    return [[prefix, value]]
 
 
 # --- send_draft ---
@@ -486,63 +418,3 @@ def _live_record(session: SyncSession, application_id: str) -> ApplicationRecord
     if session.settings.dry_run:
         return None
     return session.ledger.get(application_id)
-
-
-# --- building a session and choosing the applications ---
-
-
-def open_session(school: Any, settings: RunSettings) -> SyncSession:
-    """A session for one school (a :class:`sentral.school.School`) and one run.
-
-    :param school: the school, with its configuration and lazily built clients.
-    :param settings: this run's settings.
-    """
-    from sentral.payload import DraftRules, build_draft
-
-    config = school.config
-    rules = DraftRules(fieldmap=config.fields, lookups=config.lookups, defaults=config.defaults)
-    categories = config.lookup("document_categories")
-    return SyncSession(
-        school=school.name,
-        enrolhq=school.enrolhq,
-        sentral=school.sentral,
-        ledger=Ledger(school.engine, school.name),
-        settings=settings,
-        build_draft=lambda application, family, notes: build_draft(application, family, rules, notes),
-        document_rules=DocumentRules(
-            categories={entry.enrolhq_value: entry.sentral_value for entry in categories}
-            if categories
-            else {},
-            max_bytes=int(config.settings.documents.max_size_mb * 1024 * 1024),
-        ),
-        offer_accepted_field=(
-            config.settings.offer_accepted_field if config.settings.require_offer_accepted else None
-        ),
-    )
-
-
-def select_applications(
-    session: SyncSession, statuses: Sequence[int], requested: Sequence[str] = ()
-) -> list[str]:
-    """The applications this run syncs: eligible ones, narrowed to ``requested`` when it names any.
-
-    Eligible: a status in ``statuses``, no external ID, and not already synced according to the ledger.
-    Whether the offer was accepted is read from the application in detail, so ``prepare`` checks it.
-    :param statuses: the EnrolHQ status ids that make an application eligible.
-    :param requested: application ids named by the person who triggered the run.
-    """
-    finished = set() if session.settings.dry_run else session.ledger.finished_application_ids()
-    eligible = [
-        str(summary["id"])
-        for summary in session.enrolhq.iter_applications(statuses=statuses, has_external_id=False)
-        if not summary.get("external_id") and str(summary["id"]) not in finished
-    ]
-    if requested:
-        wanted = {str(application_id) for application_id in requested}
-        for application_id in sorted(wanted - set(eligible)):
-            log.warning(
-                "application %s was requested but is not eligible or is already synced", application_id
-            )
-        eligible = [application_id for application_id in eligible if application_id in wanted]
-    log.info("%s applications selected for the sync", len(eligible))
-    return eligible

@@ -17,13 +17,12 @@ from sentral.sync import (
     RunSettings,
     SyncSession,
     is_fatal,
-    open_session,
     prepare,
     record,
-    select_applications,
     send_documents,
     send_draft,
 )
+from sentral.sync_setup import open_session, select_applications
 
 log = logging.getLogger(__name__)
 

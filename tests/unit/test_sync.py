@@ -21,17 +21,17 @@ from sentral.jsonapi import Resource
 from sentral.ledger import AppState, DocState, Ledger, applications, documents
 from sentral.sync import (
     NOTE_MARKER,
-    DocumentRules,
     Outcome,
     RunSettings,
     SyncSession,
     find_draft,
     prepare,
     record,
-    select_applications,
     send_documents,
     send_draft,
 )
+from sentral.sync_rules import DocumentRules
+from sentral.sync_setup import select_applications
 
 NO_FAMILY = FamilyInSentral()
 RULES = DocumentRules(
