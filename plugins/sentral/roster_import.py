@@ -259,7 +259,7 @@ def write_external_ids(enrolhq: Any, planned: Iterable[PlannedWrite], result: Im
     for write in planned:
         application_id = write.applicant.application_id
         try:
-            enrolhq.update_application(application_id, _set_external_id(write.sentral_id))
+            enrolhq.update_application(application_id, external_id_change(write.sentral_id))
         except ExternalIdTakenError as exc:
             result.failed.append((write, str(exc), False))
             log.warning("application %s: external ID not written, %s", application_id, exc)
@@ -275,7 +275,13 @@ class ExternalIdTakenError(ValueError):
     """Someone set a different external ID between the plan and the write; it is left as it is."""
 
 
-def _set_external_id(sentral_id: str):
+def external_id_change(sentral_id: str):
+    """The edit :meth:`EnrolHQClient.update_application` applies: set ``external_id``, touch nothing else.
+
+    :param sentral_id: the ID to set; an application already holding it (leading zeros aside) is left
+        as it is, and one holding another ID raises :class:`ExternalIdTakenError`.
+    """
+
     def change(record: dict) -> None:
         current = str(record.get("external_id") or "").strip()
         if current and id_key(current) != id_key(sentral_id):
