@@ -48,6 +48,7 @@ class EnrolHQClient:
     :param timeout: seconds to wait for an answer.
     :param session: a ``requests`` session to send through (tests and connection pooling).
     :param sleep: waits between retries; tests pass a fake.
+    :param mask_secret: told of each access token the client uses (the hook passes Airflow's log masker).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class EnrolHQClient:
         timeout: float = 30.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        mask_secret: Callable[[str], None] | None = None,
     ) -> None:
         self._transport = Transport(
             base_url,
@@ -71,6 +73,7 @@ class EnrolHQClient:
             timeout=timeout,
             session=session or requests.Session(),
             sleep=sleep,
+            mask_secret=mask_secret,
         )
 
     def __repr__(self) -> str:

@@ -50,6 +50,8 @@ class EnrolHQHook(BaseHook):
             :class:`~enrolhq.tokens.SqlTokenStore` on the ledger database when tasks run on several
             machines. By default the token is shared within this process only.
         """
+        from airflow.sdk.log import mask_secret
+
         from enrolhq.client import EnrolHQClient
         from enrolhq.tokens import token_key
         from enrolhq.transport import DEFAULT_REQUESTS_PER_SECOND, shared_rate_limiter
@@ -71,6 +73,7 @@ class EnrolHQHook(BaseHook):
             token_store=token_store,
             rate_limiter=shared_rate_limiter(token_key(base_url, api_token), per_second),
             timeout=timeout,
+            mask_secret=mask_secret,
         )
 
     def test_connection(self) -> tuple[bool, str]:

@@ -214,6 +214,8 @@ class Transport:
     :param timeout: seconds to wait for the server to answer.
     :param session: the ``requests`` session to send through.
     :param sleep: waits between attempts; tests pass a fake.
+    :param mask_secret: told of every access token this transport uses, so that a log masker (Airflow's)
+        hides it wherever it might be printed.
     """
 
     def __init__(
@@ -227,6 +229,7 @@ class Transport:
         timeout: float,
         session: requests.Session,
         sleep: Callable[[float], None] = time.sleep,
+        mask_secret: Callable[[str], None] | None = None,
     ) -> None:
         if not api_token:
             raise FatalApiError(SYSTEM, f"no API token was given; {NEW_API_TOKEN_ADVICE}")
@@ -234,6 +237,8 @@ class Transport:
         self.key = token_key(self.base_url, api_token)
         self._api_token = api_token
         self._access_token: str | None = None
+        self._secrets = {api_token}
+        self._mask_secret = mask_secret
         self.token_store = token_store
         self.rate_limiter = rate_limiter or shared_rate_limiter(self.key)
         self.backoff = backoff
@@ -313,21 +318,27 @@ class Transport:
 
     def redact(self, text: str) -> str:
         """``text`` with the API token and the access token taken out."""
-        for secret in (self._api_token, self._access_token):
-            if secret:
-                text = text.replace(secret, "***")
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
         return text
 
     def _current_token(self) -> str:
         if self._access_token is None:
-            self._access_token = self.token_store.current(self.key)
+            self._access_token = self._adopt(self.token_store.current(self.key))
         if self._access_token is None:
-            self._access_token = self.token_store.replace(self.key, None, self._sign_in)
+            self._access_token = self._adopt(self.token_store.replace(self.key, None, self._sign_in))
         return self._access_token
 
     def _refresh(self, stale: str) -> str:
-        self._access_token = self.token_store.replace(self.key, stale, self._sign_in)
+        self._access_token = self._adopt(self.token_store.replace(self.key, stale, self._sign_in))
         return self._access_token
+
+    def _adopt(self, token: str | None) -> str | None:
+        if token and token not in self._secrets:
+            self._secrets.add(token)
+            if self._mask_secret is not None:
+                self._mask_secret(token)
+        return token
 
     def _sign_in(self) -> str:
         url = urljoin(self.base_url, SIGN_IN_PATH)

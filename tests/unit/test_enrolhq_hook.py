@@ -93,3 +93,22 @@ def test_test_connection_reports_failure_without_the_token(monkeypatch):
     assert not ok
     assert "API token was refused" in message
     assert API_TOKEN not in message
+
+
+def test_hook_clients_hand_access_tokens_to_airflows_log_masker(monkeypatch):
+    import airflow.sdk.log
+
+    masked = []
+    monkeypatch.setattr(airflow.sdk.log, "mask_secret", masked.append)
+    set_connection(monkeypatch, host="masked.enrolhq.test")
+    client = EnrolHQHook().get_client(token_store=MemoryTokenStore())
+
+    with responses.RequestsMock() as rsps:
+        rsps.post("https://masked.enrolhq.test/api/v2/accounts/refresh/", json={"access_token": "access-9"})
+        rsps.get(
+            "https://masked.enrolhq.test/api/v2/applications-list/",
+            json={"count": 0, "next": None, "results": []},
+        )
+        client.check()
+
+    assert masked == ["access-9"]

@@ -284,3 +284,15 @@ def test_sql_store_on_postgresql_signs_in_once_when_two_engines_refresh_together
         stores[0].drop()
         for engine in engines:
             engine.dispose()
+
+
+def test_each_access_token_used_is_handed_to_the_log_masker_once(server):
+    store = MemoryTokenStore()
+    store.replace(KEY, None, lambda: "access-cancelled-earlier")
+    masked = []
+    client = make_client(store, mask_secret=masked.append)
+
+    client.status_settings()
+    client.status_settings()
+
+    assert masked == ["access-cancelled-earlier", "access-1"]
