@@ -35,6 +35,7 @@ ID_SOURCE_LABELS = {"id": "Sentral's internal student id", "student_code": "the 
 # relationship (sentral.client.DRAFT_STUDENT_RELATIONSHIP) and carries status "approved".
 _APPROVED = "approved"
 _REJECTED = "rejected"
+MISSING = "missing"
 
 
 class RosterRunStoppedError(RuntimeError):
@@ -205,11 +206,18 @@ def read_back_drafts(sentral: Any, sent: Iterable[tuple[str, str]], id_source: s
     :param sent: ``(application_id, draft_id)`` pairs from the ledger.
     :param id_source: ``"id"`` or ``"student_code"``: which of the student's identifiers is wanted.
     """
+    from apicore.errors import NotFoundError
     from sentral.client import DRAFT_STUDENT_RELATIONSHIP
 
     outcomes = []
     for application_id, draft_id in sent:
-        draft = sentral.get_draft(draft_id)
+        try:
+            draft = sentral.get_draft(draft_id)
+        except NotFoundError:
+            # A registrar may delete a draft instead of approving it; the report says so.
+            log.info("draft %s of application %s is no longer in Sentral", draft_id, application_id)
+            outcomes.append(DraftOutcome(application_id, draft_id, MISSING))
+            continue
         outcome = DraftOutcome(application_id, draft_id, str(draft.get("status") or ""))
         student_id = draft.relationships.get(DRAFT_STUDENT_RELATIONSHIP)
         if outcome.status == _APPROVED and student_id:

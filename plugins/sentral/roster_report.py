@@ -7,7 +7,7 @@ from typing import Any
 
 from sentral.matching import Applicant, Review
 from sentral.roster import RosterRow
-from sentral.roster_import import ID_SOURCE_LABELS, ImportResult
+from sentral.roster_import import ID_SOURCE_LABELS, MISSING, ImportResult
 
 KIND = "roster"
 
@@ -33,6 +33,7 @@ OUTCOMES = (
     "set",
     "already set",
     "draft rejected in Sentral",
+    "draft no longer in Sentral",
     "roster row matches no application",
     "application matches no roster row",
 )
@@ -182,8 +183,12 @@ def _unmatched(result: ImportResult) -> Iterator[dict[str, Any]]:
 def _drafts(result: ImportResult) -> Iterator[dict[str, Any]]:
     for draft in result.drafts:
         if draft.status == "rejected":
-            yield {
-                "outcome": "draft rejected in Sentral",
-                "application_id": draft.application_id,
-                "reasons": f"draft {draft.draft_id} was rejected by a registrar",
-            }
+            outcome, reason = (
+                "draft rejected in Sentral",
+                f"draft {draft.draft_id} was rejected by a registrar",
+            )
+        elif draft.status == MISSING:
+            outcome, reason = "draft no longer in Sentral", f"draft {draft.draft_id} was not found in Sentral"
+        else:
+            continue
+        yield {"outcome": outcome, "application_id": draft.application_id, "reasons": reason}
