@@ -82,25 +82,48 @@ def report_rows(collection: Collection, settings: ChangeSettings, interval: Inte
     return [_row(change, later.get(id(change), ""), settings, interval) for change in ordered]
 
 
-def _group_key(change: Change) -> tuple[str, str, str, str]:
+def _group_key(change: Change) -> tuple[object, ...]:
     first = change.subject.students[0]
-    # Student rows come before the parents' rows of the same family, whose student cell names all.
-    return (first.family, first.family_id, _student_cell(change.subject.students), change.subject.kind)
+    # The student's own record first, then each parent's; the family id keeps namesakes apart.
+    return (
+        first.family,
+        first.family_id,
+        _student_cell(change.subject.students),
+        change.subject.kind != "student",
+        change.subject.record,
+        change.subject.id,
+    )
 
 
 def _overwritten(ordered: Sequence[Change], interval: Interval) -> dict[int, str]:
-    # A field changed twice in a local day keeps both rows; each earlier one points at the next.
-    steps: dict[tuple[str, str, str, object], list[Change]] = defaultdict(list)
+    # A value changed twice in a local day keeps both rows, and the earlier one points at the later.
+    # People added or removed are matched by name: adding someone then removing them is two steps.
+    steps: dict[tuple[object, ...], list[Change]] = defaultdict(list)
     for change in ordered:
-        if change.parsed.recognised:
-            day = change.at.astimezone(interval.zone).date()
-            steps[(change.subject.kind, change.subject.id, change.parsed.field or "", day)].append(change)
+        parsed = change.parsed
+        if not parsed.recognised:
+            continue
+        day = change.at.astimezone(interval.zone).date()
+        person = parsed.new or parsed.old if parsed.action in _MEMBER_ACTIONS else None
+        steps[(change.subject.kind, change.subject.id, parsed.field, person, day)].append(change)
     notes: dict[int, str] = {}
     for changes in steps.values():
         for earlier, following in itertools.pairwise(changes):
-            when = following.at.astimezone(interval.zone).strftime("%H:%M")
-            notes[id(earlier)] = f"overwritten at {when} with {following.parsed.new!r}"
+            notes[id(earlier)] = _later_step(following, interval)
     return notes
+
+
+_MEMBER_ACTIONS = (Action.ADDED, Action.REMOVED)
+
+
+def _later_step(following: Change, interval: Interval) -> str:
+    when = following.at.astimezone(interval.zone).strftime("%H:%M")
+    parsed = following.parsed
+    if parsed.action in _MEMBER_ACTIONS:
+        return f"{parsed.action.value} again at {when}"
+    if not parsed.new:
+        return f"cleared at {when}"
+    return f'changed again at {when}, to "{parsed.new}"'
 
 
 def _row(change: Change, later: str, settings: ChangeSettings, interval: Interval) -> dict[str, str]:
@@ -200,7 +223,9 @@ def _notes(rows: Sequence[dict[str, str]], interval: Interval) -> list[str]:
         + "; ".join(f"{label} ({why})" for label, why in EXCLUDED_FIELDS.items())
         + "."
     )
-    notes.append("A row marked 'overwritten' was changed again the same day: copy the last value.")
+    notes.append(
+        "A row with a note under 'Later the same day' was changed again that day: copy the last value."
+    )
     return notes
 
 

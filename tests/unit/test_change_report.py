@@ -75,9 +75,56 @@ def test_field_changed_twice_the_same_day_shows_both_steps_and_marks_the_first()
     )
 
     assert [(r["old"], r["new"], r["later"]) for r in rows] == [
-        ("Bondi", "Newtown", "overwritten at 14:00 with 'Penrith'"),
+        ("Bondi", "Newtown", 'changed again at 14:00, to "Penrith"'),
         ("Newtown", "Penrith", ""),
     ]
+
+
+def test_value_cleared_later_the_same_day_says_so():
+    ava = student_subject(student("Ava Lee", "S1", "Lee"))
+
+    rows = rows_of(
+        change(ava, 9, 'Set Allergies to "Eggs"', entry="1"),
+        change(ava, 10, 'Cleared Allergies (was "Eggs")', entry="2"),
+    )
+
+    assert [r["later"] for r in rows] == ["cleared at 10:00", ""]
+
+
+def test_adding_one_person_and_removing_another_is_not_an_overwrite():
+    ava = student_subject(student("Ava Lee", "S1", "Lee"))
+
+    rows = rows_of(
+        change(ava, 9, 'Added guardian "Nan Lee"', entry="1"),
+        change(ava, 10, 'Removed guardian "Pop Lee"', entry="2"),
+    )
+
+    assert [r["later"] for r in rows] == ["", ""]
+
+
+def test_adding_then_removing_the_same_person_shows_both_steps():
+    ava = student_subject(student("Ava Lee", "S1", "Lee"))
+
+    rows = rows_of(
+        change(ava, 9, 'Added emergency contact "Nan Lee"', entry="1"),
+        change(ava, 10, 'Removed emergency contact "Nan Lee"', entry="2"),
+    )
+
+    assert [(r["old"], r["new"], r["later"]) for r in rows] == [
+        ("", "Nan Lee", "removed again at 10:00"),
+        ("Nan Lee", "", ""),
+    ]
+
+
+def test_student_record_rows_come_before_parent_rows_of_the_same_student():
+    ava = student("Ava Lee", "S1", "Lee")
+    mum = Subject("parent", "p1", "Parent 1 Jo Lee", (ava,))
+
+    rows = rows_of(
+        change(mum, 8, 'Set Email to "a@x.org"'), change(student_subject(ava), 9, 'Set Suburb to "A"')
+    )
+
+    assert [r["record"] for r in rows] == ["Student", "Parent 1 Jo Lee"]
 
 
 def test_same_field_of_two_different_records_is_not_an_overwrite():
