@@ -11,20 +11,14 @@ from apicore.backoff import BackoffPolicy
 from apicore.ratelimit import RateLimiter
 from enrolhq.client import EnrolHQClient
 from enrolhq.tokens import MemoryTokenStore
-from sandbox.generator import generate_school
 from sandbox.testing import SandboxServers
 
 
-@pytest.fixture(scope="module")
-def servers():
-    with SandboxServers(generate_school(size=6, seed=3)) as running:
-        yield running
-
-
 @pytest.fixture
-def sandbox(servers):
-    servers.reset()
-    return servers
+def limited(sandbox):
+    """The sandbox with EnrolHQ's request and sign-in limits on, as on the real service."""
+    sandbox.enrolhq.configure(rate_limits=True)
+    return sandbox
 
 
 def api_token(servers: SandboxServers) -> str:
@@ -41,10 +35,10 @@ def make_client(servers: SandboxServers, store: MemoryTokenStore, limiter: RateL
     )
 
 
-def test_three_unpaced_threads_sharing_a_store_sign_in_once_and_ride_out_the_rate_limit(sandbox):
+def test_three_unpaced_threads_sharing_a_store_sign_in_once_and_ride_out_the_rate_limit(limited):
     store = MemoryTokenStore()
-    clients = [make_client(sandbox, store, RateLimiter(0)) for _ in range(3)]
-    ids = [application["id"] for application in sandbox.seed_doc["enrolhq"]["applications"]]
+    clients = [make_client(limited, store, RateLimiter(0)) for _ in range(3)]
+    ids = [application["id"] for application in limited.seed_doc["enrolhq"]["applications"]]
     start = threading.Barrier(3)
     read: list[str] = []
     errors: list[Exception] = []
@@ -62,20 +56,20 @@ def test_three_unpaced_threads_sharing_a_store_sign_in_once_and_ride_out_the_rat
     for thread in threads:
         thread.join()
 
-    metrics = sandbox.enrolhq.metrics()
+    metrics = limited.enrolhq.metrics()
     assert errors == []
     assert sorted(read) == sorted(ids[:5] * 3)
     assert metrics["sign_ins"] == 1
     assert metrics["rate_limited"] > 0
 
 
-def test_token_cancelled_by_another_sign_in_is_replaced_once(sandbox):
-    client = make_client(sandbox, MemoryTokenStore(), RateLimiter(4.5))
+def test_token_cancelled_by_another_sign_in_is_replaced_once(limited):
+    client = make_client(limited, MemoryTokenStore(), RateLimiter(0))
     client.status_settings()
 
     stranger = requests.post(
-        sandbox.enrolhq_url + "accounts/refresh/",
-        headers={"Authorization": f"Token {api_token(sandbox)}"},
+        limited.enrolhq_url + "accounts/refresh/",
+        headers={"Authorization": f"Token {api_token(limited)}"},
         timeout=10,
     )
     stranger.raise_for_status()
