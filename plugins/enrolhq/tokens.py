@@ -22,6 +22,8 @@ from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
+from apicore.errors import RetriableApiError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TABLE_NAME = "enrolhq_access_token"
@@ -81,8 +83,11 @@ class MemoryTokenStore:
             return self._locks.setdefault(key, threading.Lock())
 
 
-class TokenLockTimeout(TimeoutError):
+class TokenLockTimeout(RetriableApiError):
     """Another worker held the token lock for longer than the store is willing to wait."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__("EnrolHQ", f"waited {waited:.0f} s for another worker's sign-in to finish")
 
 
 class SqlTokenStore:
@@ -111,7 +116,16 @@ class SqlTokenStore:
             sa.Column("access_token", sa.Text, nullable=True),
             sa.Column("signed_in_at", sa.DateTime(timezone=True), nullable=True),
         )
-        self._metadata.create_all(engine, checkfirst=True)
+        self._create_table()
+
+    def _create_table(self) -> None:
+        try:
+            self._metadata.create_all(self.engine, checkfirst=True)
+        except sa.exc.DatabaseError:
+            # Two workers starting together may both find the table missing; the loser's CREATE fails
+            # although the table is there.
+            if not sa.inspect(self.engine).has_table(self.table.name):
+                raise
 
     def current(self, key: str) -> str | None:
         with self.engine.connect() as conn:
@@ -134,9 +148,14 @@ class SqlTokenStore:
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self.lock_timeout * 1000)}")
-            stored = conn.execute(
-                sa.select(self.table.c.access_token).where(self.table.c.key == key).with_for_update()
-            ).scalar_one()
+            try:
+                stored = conn.execute(
+                    sa.select(self.table.c.access_token).where(self.table.c.key == key).with_for_update()
+                ).scalar_one()
+            except sa.exc.OperationalError as exc:
+                if "lock timeout" in str(exc.orig):
+                    raise TokenLockTimeout(self.lock_timeout) from exc
+                raise
             if stored is not None and stored != stale:
                 return stored
             token = sign_in()
@@ -186,9 +205,7 @@ class SqlTokenStore:
                 if "locked" not in str(exc.orig):
                     raise
                 if time.monotonic() >= deadline:
-                    raise TokenLockTimeout(
-                        f"waited {self.lock_timeout:.0f} s for another worker's EnrolHQ sign-in"
-                    ) from exc
+                    raise TokenLockTimeout(self.lock_timeout) from exc
                 log.info("waiting for another worker's EnrolHQ sign-in")
                 time.sleep(0.05)
 

@@ -14,7 +14,7 @@ from apicore.backoff import BackoffPolicy
 from apicore.errors import AuthenticationError, RateLimitedError
 from apicore.ratelimit import RateLimiter
 from enrolhq.client import EnrolHQClient
-from enrolhq.tokens import MemoryTokenStore, SqlTokenStore, token_key
+from enrolhq.tokens import MemoryTokenStore, SqlTokenStore, TokenLockTimeout, token_key
 
 BASE = "https://school.enrolhq.test/api/v2/"
 API_TOKEN = "api-token-7c1f0e2a9b"
@@ -296,3 +296,22 @@ def test_each_access_token_used_is_handed_to_the_log_masker_once(server):
     client.status_settings()
 
     assert masked == ["access-cancelled-earlier", "access-1"]
+
+
+def test_sql_store_on_sqlite_gives_up_retriably_when_another_sign_in_holds_the_lock_too_long(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    holder_engine = sa.create_engine(url)
+    waiter_engine = sa.create_engine(url, connect_args={"timeout": 0.05})
+    waiter = SqlTokenStore(waiter_engine, lock_timeout=0.3)
+    try:
+        with holder_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+            holder.exec_driver_sql("BEGIN IMMEDIATE")
+
+            with pytest.raises(TokenLockTimeout) as raised:
+                waiter.replace(KEY, None, lambda: pytest.fail("signed in without the lock"))
+
+            holder.exec_driver_sql("ROLLBACK")
+        assert raised.value.retriable
+    finally:
+        holder_engine.dispose()
+        waiter_engine.dispose()
