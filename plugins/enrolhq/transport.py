@@ -127,10 +127,10 @@ def classify(
     :param redact: removes secrets from the server's text before it goes into a message.
     """
     status = response.status_code
+    if 200 <= status < 300 and (not expect_json or status == 204):
+        return None, response.content if not expect_json else None
     body, is_json = _parse_json(response)
     if 200 <= status < 300:
-        if not expect_json:
-            return None, response.content
         if is_json:
             return None, body
         return RetriableApiError(SYSTEM, f"{what} answered without JSON (a proxy page?)", status=status), None
