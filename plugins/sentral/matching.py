@@ -107,13 +107,27 @@ ID_HELD_ELSEWHERE = "another application already holds this Sentral ID"
 REPEATED_ID = "this Sentral ID appears on more than one roster row"
 
 
-def fold(text: str | None) -> str:
-    """A name in comparable form: no accents, lower case, apostrophes dropped, hyphens as spaces."""
+def fold(text: str | None, *, drop_non_ascii: bool = False) -> str:
+    """A name in comparable form: no accents, lower case, apostrophes dropped, hyphens as spaces.
+
+    :param drop_non_ascii: drop letters that have no plain ASCII form (``ø``, ``ł``) instead of
+        spelling them out, as exports that cannot encode them do ("Jørgensen" as "Jrgensen").
+    """
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS_NFKD_KEEPS))
+    lowered = text.casefold()
+    if not drop_non_ascii:
+        lowered = lowered.translate(_LETTERS_NFKD_KEEPS)
+    decomposed = unicodedata.normalize("NFKD", lowered)
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    if drop_non_ascii:
+        plain = plain.encode("ascii", "ignore").decode("ascii")
     return " ".join(_SEPARATORS.sub(" ", _DROPPED.sub("", plain)).split())
+
+
+def _spellings(text: str | None) -> set[str]:
+    # Both spellings are kept: letters spelled out, and letters dropped; for most names they agree.
+    return {folded for folded in (fold(text), fold(text, drop_non_ascii=True)) if folded}
 
 
 def name_key(text: str | None) -> str:
@@ -125,11 +139,9 @@ def surname_variants(*surnames: str | None) -> frozenset[str]:
     """Every key a surname may be written as: the whole surname and each part of a compound one."""
     variants = set()
     for surname in surnames:
-        folded = fold(surname)
-        if not folded:
-            continue
-        variants.add(folded.replace(" ", ""))
-        variants.update(part for part in folded.split() if len(part) > 1 and part not in _PARTICLES)
+        for folded in _spellings(surname):
+            variants.add(folded.replace(" ", ""))
+            variants.update(part for part in folded.split() if len(part) > 1 and part not in _PARTICLES)
     return frozenset(variants)
 
 
@@ -137,8 +149,7 @@ def given_variants(*names: str | None) -> frozenset[str]:
     """Every key a given name may be written as: the whole name and its first word."""
     variants = set()
     for name in names:
-        folded = fold(name)
-        if folded:
+        for folded in _spellings(name):
             variants.add(folded.replace(" ", ""))
             variants.add(folded.split()[0])
     return frozenset(variants)

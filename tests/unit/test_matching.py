@@ -266,3 +266,9 @@ def test_two_letters_are_too_few_to_be_a_short_form():
     result = match_roster([row("Al", "Kelly")], [applicant("Alexander", "Kelly")])
 
     assert result.matches == []
+
+
+def test_a_surname_whose_special_letter_an_export_dropped_still_matches():
+    result = match_roster([row("Anais", "Jrgensen")], [applicant("Anaïs", "Jørgensen")])
+
+    assert len(result.matches) == 1
