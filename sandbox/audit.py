@@ -75,45 +75,51 @@ POOLS = {
 }
 
 
+_ALL_CHILD_NAMES = names.GIRLS + names.BOYS
+_FIRST_NAMES = _ALL_CHILD_NAMES + names.ADULT_WOMEN
+_NICKNAMES = list(names.NICKNAMES.values())
+_FRESH = {
+    "first_name": lambda rng: rng.choice(_FIRST_NAMES),
+    "last_name": lambda rng: rng.choice(names.SURNAMES),
+    "preferred_name": lambda rng: rng.choice(_NICKNAMES),
+    "middle_name": lambda rng: rng.choice(_ALL_CHILD_NAMES),
+    "title": lambda rng: rng.choice(["Mr", "Mrs", "Ms", "Dr", "Mx", "Miss"]),
+    "street_address": lambda rng: f"{rng.randint(1, 300)} {rng.choice(names.STREETS)}",
+    "suburb": lambda rng: rng.choice(names.SUBURBS)[0],
+    "state": lambda rng: rng.choice(["NSW", "VIC", "QLD", "ACT"]),
+    "postcode": lambda rng: str(rng.randint(2000, 2999)),
+    "student_resides_with": lambda rng: rng.choice(
+        ["both_parents", "parent_1", "parent_2", "shared", "other"]
+    ),
+    "parents_relationship": lambda rng: rng.choice(["together", "separated", "other"]),
+    "custody_details": lambda rng: rng.choice(["Week about", "Mother has sole custody", "Orders pending"]),
+    "doctor_name": lambda rng: rng.choice(names.DOCTORS),
+    "medicare_number": lambda rng: (
+        f"{rng.randint(2000, 6999)} {rng.randint(10000, 99999)} {rng.randint(1, 9)}"
+    ),
+    "conditions": lambda rng: sorted(rng.sample(names.CONDITIONS, rng.randint(1, 2))),
+    "allergies": lambda rng: sorted(rng.sample(names.ALLERGIES, rng.randint(1, 2))),
+    "entry_grade": lambda rng: rng.choice(list(GRADE_LABELS.values())),
+    "campus": lambda rng: rng.choice(ENROLHQ_CAMPUSES),
+    "application_status": lambda rng: rng.choice(list(STATUS_LABELS.values())),
+    "email": lambda rng: f"family{rng.randint(100, 999)}@example.net",
+    "relationship_to_student": lambda rng: rng.choice(
+        ["Mother", "Father", "Parent", "Stepmother", "Stepfather"]
+    ),
+    "lives_with_student": lambda rng: rng.random() < 0.5,
+    "occupation": lambda rng: rng.choice(names.OCCUPATIONS),
+    "employer": lambda rng: rng.choice(names.EMPLOYERS),
+    "@internal_notes": lambda rng: rng.choice(names.INTERNAL_NOTES),
+    "@emergency_contact": lambda rng: f"{rng.choice(names.ADULT_MEN)} {rng.choice(names.SURNAMES)}",
+}
+
+
 def _fresh_value(rng: random.Random, path: str) -> object:
+    """A plausible value for ``path`` (a field, or a virtual field such as ``@internal_notes``)."""
     leaf = path.rsplit(".", 1)[-1]
-    choices: dict[str, object] = {
-        "first_name": lambda: rng.choice(names.GIRLS + names.BOYS + names.ADULT_WOMEN),
-        "last_name": lambda: rng.choice(names.SURNAMES),
-        "preferred_name": lambda: rng.choice(list(names.NICKNAMES.values())),
-        "middle_name": lambda: rng.choice(names.GIRLS + names.BOYS),
-        "title": lambda: rng.choice(["Mr", "Mrs", "Ms", "Dr", "Mx", "Miss"]),
-        "street_address": lambda: f"{rng.randint(1, 300)} {rng.choice(names.STREETS)}",
-        "suburb": lambda: rng.choice(names.SUBURBS)[0],
-        "state": lambda: rng.choice(["NSW", "VIC", "QLD", "ACT"]),
-        "postcode": lambda: str(rng.randint(2000, 2999)),
-        "student_resides_with": lambda: rng.choice(
-            ["both_parents", "parent_1", "parent_2", "shared", "other"]
-        ),
-        "parents_relationship": lambda: rng.choice(["together", "separated", "other"]),
-        "custody_details": lambda: rng.choice(["Week about", "Mother has sole custody", "Orders pending"]),
-        "doctor_name": lambda: rng.choice(names.DOCTORS),
-        "medicare_number": lambda: (
-            f"{rng.randint(2000, 6999)} {rng.randint(10000, 99999)} {rng.randint(1, 9)}"
-        ),
-        "conditions": lambda: sorted(rng.sample(names.CONDITIONS, rng.randint(1, 2))),
-        "allergies": lambda: sorted(rng.sample(names.ALLERGIES, rng.randint(1, 2))),
-        "entry_grade": lambda: rng.choice(list(GRADE_LABELS.values())),
-        "campus": lambda: rng.choice(ENROLHQ_CAMPUSES),
-        "application_status": lambda: rng.choice(list(STATUS_LABELS.values())),
-        "email": lambda: f"family{rng.randint(100, 999)}@example.net",
-        "relationship_to_student": lambda: rng.choice(
-            ["Mother", "Father", "Parent", "Stepmother", "Stepfather"]
-        ),
-        "lives_with_student": lambda: rng.random() < 0.5,
-        "occupation": lambda: rng.choice(names.OCCUPATIONS),
-        "employer": lambda: rng.choice(names.EMPLOYERS),
-        "@internal_notes": lambda: rng.choice(names.INTERNAL_NOTES),
-        "@emergency_contact": lambda: f"{rng.choice(names.ADULT_MEN)} {rng.choice(names.SURNAMES)}",
-    }
     if leaf.endswith("phone"):
         return f"04{rng.randint(10, 99)} {rng.randint(100, 999)} {rng.randint(100, 999)}"
-    return choices[leaf]()
+    return _FRESH[leaf](rng)
 
 
 def _instant(iso: str) -> datetime:

@@ -18,6 +18,11 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is optional for uvicorn; h11 then serves alone
+    HttpToolsProtocol = None
+
 _transports: dict[tuple[str, int], asyncio.Transport] = {}
 
 
@@ -25,8 +30,8 @@ class ResponseDropped(Exception):
     """The answer to this request was dropped on purpose, and no transport was there to close."""
 
 
-class DroppingH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, remembering its transport so that a fault can close it unanswered."""
+class _RemembersTransport:
+    """Mixed into a uvicorn protocol: remembers its transport so that a fault can close it unanswered."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -40,6 +45,19 @@ class DroppingH11Protocol(H11Protocol):
         if peer and _transports.get(peer) is self.transport:
             del _transports[peer]
         super().connection_lost(exc)
+
+
+class DroppingH11Protocol(_RemembersTransport, H11Protocol):
+    pass
+
+
+DroppingHttpToolsProtocol = (
+    type("DroppingHttpToolsProtocol", (_RemembersTransport, HttpToolsProtocol), {})
+    if HttpToolsProtocol
+    else None
+)
+# The faster parser when it is installed.
+PROTOCOL = DroppingHttpToolsProtocol or DroppingH11Protocol
 
 
 async def drop_connection(scope: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ class EnrolHQState(ServerState):
     window for the whole server, not per client.
     """
 
+    seed_sections: ClassVar[tuple[str, ...]] = ("school", "enrolhq")
     default_config: ClassVar[dict[str, Any]] = {
         "latency_ms": 0,
         "rate_limits": True,

@@ -31,6 +31,7 @@ class SentralState(ServerState):
     limits are not known, so none is applied.
     """
 
+    seed_sections: ClassVar[tuple[str, ...]] = ("school", "sentral")
     default_config: ClassVar[dict[str, Any]] = {"latency_ms": 0}
 
     def load(self, seed_doc: dict) -> None:

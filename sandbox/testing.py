@@ -18,7 +18,7 @@ import requests
 import uvicorn
 
 from sandbox import enrolhq, sentral
-from sandbox.dropping import DroppingH11Protocol
+from sandbox.dropping import PROTOCOL
 
 
 class ControlClient:
@@ -99,7 +99,7 @@ class _Running:
             host=host,
             port=port,
             log_level="warning",
-            http=DroppingH11Protocol,
+            http=PROTOCOL,
             lifespan="off",
             access_log=False,
             timeout_keep_alive=30,
