@@ -100,14 +100,14 @@ class ServerState:
         self.reset()
 
     def reset(self, seed_doc: dict | None = None) -> None:
-        """Reloads the data (``seed_doc``, or the original one) and clears faults, metrics and config."""
-        if seed_doc is not None:
-            self.original = seed_doc
+        """Loads ``seed_doc``, or without one the seed the server was created with; clears faults,
+        metrics and settings changed since."""
+        source = self.original if seed_doc is None else seed_doc
         self.config = dict(self.initial_config)
         self.faults: list[Fault] = []
         self.clear_metrics()
         # A JSON round trip copies a large seed several times faster than copy.deepcopy.
-        mine = {key: self.original[key] for key in self.seed_sections if key in self.original}
+        mine = {key: source[key] for key in self.seed_sections if key in source}
         self.load(json.loads(json.dumps(mine)))
 
     def clear_metrics(self) -> None:

@@ -139,7 +139,12 @@ def test_reset_with_a_new_seed_loads_it(sandbox, sandbox_school):
     smaller = {**sandbox_school, "enrolhq": {**sandbox_school["enrolhq"], "applications": []}}
     sandbox.enrolhq.reset(smaller)
     assert sandbox.enrolhq.state()["applications"] == []
-    sandbox.enrolhq.reset(sandbox_school)
+
+
+def test_an_empty_reset_goes_back_to_the_seed_the_server_started_with(sandbox, sandbox_school):
+    sandbox.enrolhq.reset({**sandbox_school, "enrolhq": {**sandbox_school["enrolhq"], "applications": []}})
+    sandbox.enrolhq.reset()
+    assert len(sandbox.enrolhq.state()["applications"]) == len(sandbox_school["enrolhq"]["applications"])
 
 
 def test_metrics_count_requests_by_route_sign_ins_and_429s(sandbox):
