@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from apicore.errors import FatalApiError
@@ -406,7 +407,7 @@ def preflight_notes(config: SchoolConfig, sentral: Mapping | None, enrolhq: Mapp
     ]
     if enrolhq is not None and not enrolhq.get("errors"):
         statuses = ", ".join(str(status) for status in config.settings.eligible_statuses)
-        accepted = " with an accepted offer" if config.settings.require_offer_accepted else ""
+        accepted = ", offer accepted" if config.settings.require_offer_accepted else ""
         notes.append(
             f"{enrolhq.get('applications', 0)} eligible application(s) (status {statuses}, no external ID"
             f"{accepted}) were read from EnrolHQ: entry grade, campus, gender, carers' relationships and "
@@ -445,6 +446,7 @@ def write_preflight_report(
         notes=preflight_notes(config, sentral, enrolhq),
         out_dir=out_dir,
         stamp=stamp,
+        generated_at=datetime.now(config.tz),
     )
 
 
