@@ -13,7 +13,7 @@ import json
 import time
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 
 from sandbox.control import SandboxMiddleware, add_control_routes, json_response
 from sandbox.enrolhq_records import RecordErrors
@@ -92,39 +92,31 @@ def _filter_summaries(apps: list[dict], request: Request) -> list[dict]:
     return apps
 
 
-def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
-    """The sandbox EnrolHQ serving ``seed_doc``; ``config`` overrides the default settings."""
-    state = EnrolHQState(seed_doc, config)
-    app = FastAPI(title="Sandbox EnrolHQ API v2", openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.sandbox = state
-    api = APIRouter(prefix="/api/v2")
+def _token_of(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme != "Token" or not token:
+        raise _detail_error(401, "Authentication credentials were not provided.")
+    return token.strip()
 
-    def token_of(request: Request) -> str:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme != "Token" or not token:
-            raise _detail_error(401, "Authentication credentials were not provided.")
-        return token.strip()
 
-    def authorise(request: Request) -> None:
-        if not state.token_valid(token_of(request), time.time()):
-            raise _detail_error(401, "Invalid token.")
+def _paged(request: Request, items: list, max_size: int) -> Response:
+    try:
+        return json_response(page_number(request, items, max_size=max_size))
+    except PagingError as exc:
+        return json_response({"detail": str(exc)}, exc.status)
 
-    def application_or_404(app_id: str) -> dict:
-        found = state.applications.get(app_id)
-        if found is None:
-            raise _detail_error(404, "Not found.")
-        return found
 
-    def paged(request: Request, items: list, max_size: int) -> Response:
-        try:
-            return json_response(page_number(request, items, max_size=max_size))
-        except PagingError as exc:
-            return json_response({"detail": str(exc)}, exc.status)
+async def _json_body(request: Request) -> object:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        raise _detail_error(400, "JSON parse error.") from None
 
+
+def _sign_in_routes(api: APIRouter, state: EnrolHQState) -> None:
     @api.post("/accounts/refresh/")
     async def refresh(request: Request) -> Response:
-        api_token = token_of(request)
+        api_token = _token_of(request)
         if api_token not in state.api_tokens:
             raise _detail_error(401, "Invalid token.")
         refusal = state.sign_in_refusal(api_token, time.time())
@@ -137,15 +129,21 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
         finally:
             state.signing_in.discard(api_token)
 
+
+def _application_routes(api: APIRouter, state: EnrolHQState) -> None:
+    def application_or_404(app_id: str) -> dict:
+        found = state.applications.get(app_id)
+        if found is None:
+            raise _detail_error(404, "Not found.")
+        return found
+
     @api.get("/applications-list/")
     async def applications_list(request: Request) -> Response:
-        authorise(request)
         apps = _filter_summaries(list(state.applications.values()), request)
-        return paged(request, [_summary(a) for a in apps], SUMMARY_PAGE_MAX)
+        return _paged(request, [_summary(a) for a in apps], SUMMARY_PAGE_MAX)
 
     @api.get("/applications/")
     async def applications(request: Request) -> Response:
-        authorise(request)
         apps = list(state.applications.values())
         raw = request.query_params.get("updated_after")
         if raw:
@@ -154,39 +152,38 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
             except ValueError:
                 return json_response({"updated_after": ["Enter a valid date/time."]}, 400)
             apps = [a for a in apps if datetime.fromisoformat(a["updated_at"]) > after]
-        return paged(request, apps, DETAIL_PAGE_MAX)
+        return _paged(request, apps, DETAIL_PAGE_MAX)
 
     @api.get("/applications/{app_id}/")
-    async def application(app_id: str, request: Request) -> Response:
-        authorise(request)
+    async def application(app_id: str) -> Response:
         return json_response(application_or_404(app_id))
 
     @api.put("/applications/{app_id}/")
     async def put_application(app_id: str, request: Request) -> Response:
-        authorise(request)
         application_or_404(app_id)
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return json_response({"detail": "JSON parse error."}, 400)
+        body = await _json_body(request)
         try:
             return json_response(state.put_application(app_id, body))
         except RecordErrors as exc:
             return json_response(exc.errors, 400)
 
+    @api.get("/application-status-settings/")
+    async def status_settings() -> Response:
+        return json_response(state.status_settings)
+
+
+def _document_routes(api: APIRouter, state: EnrolHQState) -> None:
     def with_file_url(doc: dict, request: Request) -> dict:
         return {**doc, "file": f"{request.base_url}api/v2/application-documents/{doc['id']}/download/"}
 
     @api.get("/application-documents/")
     async def documents(request: Request) -> Response:
-        authorise(request)
         profile = request.query_params.get("student_profile")
         docs = [d for d in state.documents.values() if profile is None or d["student_profile"] == profile]
-        return paged(request, [with_file_url(d, request) for d in docs], 100)
+        return _paged(request, [with_file_url(d, request) for d in docs], 100)
 
     @api.get("/application-documents/{doc_id}/download/")
-    async def download(doc_id: int, request: Request) -> Response:
-        authorise(request)
+    async def download(doc_id: int) -> Response:
         doc = state.documents.get(doc_id)
         if doc is None:
             raise _detail_error(404, "Not found.")
@@ -197,31 +194,31 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
             headers={"Content-Disposition": disposition},
         )
 
+
+def _note_errors(state: EnrolHQState, body: object) -> dict:
+    if not isinstance(body, dict):
+        return {"non_field_errors": ["Expected a JSON object."]}
+    errors = {}
+    if body.get("student_profile") not in state.applications:
+        errors["student_profile"] = [f'Invalid pk "{body.get("student_profile")}" - object does not exist.']
+    if not isinstance(body.get("text"), str) or not body["text"].strip():
+        errors["text"] = ["This field may not be blank."]
+    if not isinstance(body.get("is_pinned", False), bool):
+        errors["is_pinned"] = ["Must be a valid boolean."]
+    return errors
+
+
+def _note_and_audit_routes(api: APIRouter, state: EnrolHQState) -> None:
     @api.get("/notes/")
     async def notes(request: Request) -> Response:
-        authorise(request)
         profile = request.query_params.get("student_profile")
         found = [n for n in state.notes if profile is None or n["student_profile"] == profile]
-        return paged(request, found, 100)
+        return _paged(request, found, 100)
 
     @api.post("/notes/")
     async def add_note(request: Request) -> Response:
-        authorise(request)
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return json_response({"detail": "JSON parse error."}, 400)
-        errors = {}
-        if not isinstance(body, dict):
-            return json_response({"non_field_errors": ["Expected a JSON object."]}, 400)
-        if body.get("student_profile") not in state.applications:
-            errors["student_profile"] = [
-                f'Invalid pk "{body.get("student_profile")}" - object does not exist.'
-            ]
-        if not isinstance(body.get("text"), str) or not body["text"].strip():
-            errors["text"] = ["This field may not be blank."]
-        if not isinstance(body.get("is_pinned", False), bool):
-            errors["is_pinned"] = ["Must be a valid boolean."]
+        body = await _json_body(request)
+        errors = _note_errors(state, body)
         if errors:
             return json_response(errors, 400)
         note = state.add_note(body["student_profile"], body["text"], body.get("is_pinned", False))
@@ -229,7 +226,6 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
 
     @api.get("/audit/log/")
     async def audit_log(request: Request) -> Response:
-        authorise(request)
         params = request.query_params
         subjects = [(k, params[k]) for k in ("student_profile", "parent") if params.get(k)]
         if len(subjects) != 1:
@@ -240,11 +236,24 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
         except PagingError as exc:
             return json_response({"detail": str(exc)}, exc.status)
 
-    @api.get("/application-status-settings/")
-    async def status_settings(request: Request) -> Response:
-        authorise(request)
-        return json_response(state.status_settings)
 
+def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
+    """The sandbox EnrolHQ serving ``seed_doc``; ``config`` overrides the default settings."""
+    state = EnrolHQState(seed_doc, config)
+    app = FastAPI(title="Sandbox EnrolHQ API v2", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.sandbox = state
+
+    def authorise(request: Request) -> None:
+        if not state.token_valid(_token_of(request), time.time()):
+            raise _detail_error(401, "Invalid token.")
+
+    public = APIRouter(prefix="/api/v2")
+    _sign_in_routes(public, state)
+    api = APIRouter(prefix="/api/v2", dependencies=[Depends(authorise)])
+    _application_routes(api, state)
+    _document_routes(api, state)
+    _note_and_audit_routes(api, state)
+    app.include_router(public)
     app.include_router(api)
     add_control_routes(app, state)
     app.add_middleware(SandboxMiddleware, state=state)

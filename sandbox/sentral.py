@@ -93,47 +93,30 @@ def attachment_resource(attachment: dict) -> dict:
     return {"type": "studentDocument", "id": attachment["id"], "attributes": attributes}
 
 
-def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
-    """The sandbox Sentral serving ``seed_doc``; ``config`` overrides the default settings."""
-    state = SentralState(seed_doc, config)
-    app = FastAPI(title="Sandbox Sentral REST API", openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.sandbox = state
+def _page(request: Request, records: list, serialise: Any, included: Any = None) -> Response:
+    try:
+        body = limit_offset(request, records)
+    except PagingError as exc:
+        raise ApiProblem(exc.status, "Bad request", str(exc), {"parameter": "limit"}) from None
+    body["data"] = [serialise(r) for r in body["data"]]
+    if included is not None:
+        body["included"] = included(body["data"])
+    return _doc(body)
 
-    @app.exception_handler(ApiProblem)
-    async def problem(request: Request, exc: ApiProblem) -> Response:
-        return _doc({"errors": [exc.body]}, exc.status)
 
-    def authorise(request: Request) -> None:
-        key = state.api_keys.get(request.headers.get("x-api-key", ""))
-        if key is None or key["tenant"] != request.headers.get("x-api-tenant"):
-            raise ApiProblem(401, "Unauthorized", "The API key or tenant is not valid.")
-        module = request.url.path.removeprefix("/restapi/v1/").split("/", 1)[0]
-        if module not in key["modules"]:
-            raise ApiProblem(403, "Forbidden", f"This API key has no access to the {module} module.")
+def _one(records: dict, record_id: str, what: str) -> dict:
+    if record_id not in records:
+        raise ApiProblem(404, "Not found", f"No {what} {record_id}.")
+    return records[record_id]
 
-    api = APIRouter(prefix="/restapi/v1", dependencies=[Depends(authorise)])
 
-    def page(request: Request, records: list, serialise: Any, included: Any = None) -> Response:
-        try:
-            body = limit_offset(request, records)
-        except PagingError as exc:
-            raise ApiProblem(exc.status, "Bad request", str(exc), {"parameter": "limit"}) from None
-        body["data"] = [serialise(r) for r in body["data"]]
-        if included is not None:
-            body["included"] = included(body["data"])
-        return _doc(body)
-
-    def one(records: dict, record_id: str, what: str) -> dict:
-        if record_id not in records:
-            raise ApiProblem(404, "Not found", f"No {what} {record_id}.")
-        return records[record_id]
-
-    def lookup_routes(path: str, key: str, kind: str) -> None:
+def _lookup_routes(api: APIRouter, state: SentralState) -> None:
+    def add_lookup(path: str, key: str, kind: str) -> None:
         async def list_lookup(request: Request) -> Response:
             records = state.tables[key]
             if path == "campus" and request.query_params.get("includeInactive") != "true":
                 records = [r for r in records if r.get("isActive")]
-            return page(request, records, lambda r: lookup_resource(kind, r))
+            return _page(request, records, lambda r: lookup_resource(kind, r))
 
         async def get_lookup(record_id: str) -> Response:
             found = next((r for r in state.tables[key] if r["id"] == record_id), None)
@@ -145,8 +128,10 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
         api.add_api_route(f"/enrolments/{path}/{{record_id}}", get_lookup, methods=["GET"])
 
     for path, (key, kind) in LOOKUPS.items():
-        lookup_routes(path, key, kind)
+        add_lookup(path, key, kind)
 
+
+def _people_routes(api: APIRouter, state: SentralState) -> None:
     def student_includes(request: Request) -> Any:
         wanted = set((request.query_params.get("include") or "").split(","))
         if not wanted & {"person", "households"}:
@@ -181,11 +166,11 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
         codes = request.query_params.get("studentCodes")
         if codes:
             records = [s for s in records if s["studentCode"] in codes.split(",")]
-        return page(request, records, student_resource, student_includes(request))
+        return _page(request, records, student_resource, student_includes(request))
 
     @api.get("/enrolments/student/{student_id}")
     async def student(student_id: str, request: Request) -> Response:
-        resource = student_resource(one(state.students, student_id, "student"))
+        resource = student_resource(_one(state.students, student_id, "student"))
         body: dict = {"data": resource}
         collect = student_includes(request)
         if collect:
@@ -199,31 +184,33 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
             wanted = request.query_params.get(param)
             if wanted:
                 records = [p for p in records if (p.get(field) or "").casefold() == wanted.casefold()]
-        return page(request, records, person_resource)
+        return _page(request, records, person_resource)
 
     @api.get("/enrolments/person/{person_id}")
     async def person(person_id: str) -> Response:
-        return _doc({"data": person_resource(one(state.persons, person_id, "person"))})
+        return _doc({"data": person_resource(_one(state.persons, person_id, "person"))})
 
     @api.get("/enrolments/household")
     async def households(request: Request) -> Response:
-        return page(request, list(state.households.values()), household_resource)
+        return _page(request, list(state.households.values()), household_resource)
 
     @api.get("/enrolments/household/{household_id}")
     async def household(household_id: str) -> Response:
-        return _doc({"data": household_resource(one(state.households, household_id, "household"))})
+        return _doc({"data": household_resource(_one(state.households, household_id, "household"))})
 
+
+def _draft_routes(api: APIRouter, state: SentralState) -> None:
     @api.get("/portal/student-enrolment-draft")
     async def drafts(request: Request) -> Response:
         records = list(state.drafts.values())
         status = request.query_params.get("status")
         if status:
             records = [d for d in records if d["status"] == status]
-        return page(request, records, draft_resource)
+        return _page(request, records, draft_resource)
 
     @api.get("/portal/student-enrolment-draft/{draft_id}")
     async def draft(draft_id: str) -> Response:
-        return _doc({"data": draft_resource(one(state.drafts, draft_id, "draft"))})
+        return _doc({"data": draft_resource(_one(state.drafts, draft_id, "draft"))})
 
     @api.post("/portal/student-enrolment-draft")
     async def create_draft(request: Request) -> Response:
@@ -240,12 +227,12 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
 
     @api.get("/portal/student-enrolment-draft/{draft_id}/attachment")
     async def attachments(draft_id: str, request: Request) -> Response:
-        found = one(state.drafts, draft_id, "draft")
-        return page(request, found["attachments"], attachment_resource)
+        found = _one(state.drafts, draft_id, "draft")
+        return _page(request, found["attachments"], attachment_resource)
 
     @api.post("/portal/student-enrolment-draft/{draft_id}/attachment")
     async def attach(draft_id: str, request: Request) -> Response:
-        found = one(state.drafts, draft_id, "draft")
+        found = _one(state.drafts, draft_id, "draft")
         category = request.query_params.get("categoryId")
         if category not in {c["id"] for c in state.tables["document_categories"]}:
             detail = f"categoryId must be a student document category id, not {category!r}."
@@ -269,6 +256,29 @@ def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
         )
         return _doc({"data": attachment_resource(created)}, 201)
 
+
+def create_app(seed_doc: dict, config: dict | None = None) -> FastAPI:
+    """The sandbox Sentral serving ``seed_doc``; ``config`` overrides the default settings."""
+    state = SentralState(seed_doc, config)
+    app = FastAPI(title="Sandbox Sentral REST API", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.sandbox = state
+
+    @app.exception_handler(ApiProblem)
+    async def problem(request: Request, exc: ApiProblem) -> Response:
+        return _doc({"errors": [exc.body]}, exc.status)
+
+    def authorise(request: Request) -> None:
+        key = state.api_keys.get(request.headers.get("x-api-key", ""))
+        if key is None or key["tenant"] != request.headers.get("x-api-tenant"):
+            raise ApiProblem(401, "Unauthorized", "The API key or tenant is not valid.")
+        module = request.url.path.removeprefix("/restapi/v1/").split("/", 1)[0]
+        if module not in key["modules"]:
+            raise ApiProblem(403, "Forbidden", f"This API key has no access to the {module} module.")
+
+    api = APIRouter(prefix="/restapi/v1", dependencies=[Depends(authorise)])
+    _lookup_routes(api, state)
+    _people_routes(api, state)
+    _draft_routes(api, state)
     app.include_router(api)
     add_control_routes(app, state)
 
