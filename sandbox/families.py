@@ -153,7 +153,7 @@ class FamilyBuilder:
             app["parents_relationship"] = {"split": "separated", "single_parent": "other"}.get(
                 kind, "together"
             )
-            app["student_resides_with"] = self.resides_with(kind, user_parent, mother)
+            app["student_resides_with"] = self.resides_with(kind)
             if kind == "split":
                 app["custody_details"] = "Shared care, week about; orders on file."
             if kind == "split":
@@ -174,7 +174,7 @@ class FamilyBuilder:
             kind, []
         )
 
-    def resides_with(self, kind: str, user_parent: dict, mother: dict) -> str:
+    def resides_with(self, kind: str) -> str:
         if kind == "guardian":
             return "guardian"
         if kind == "single_parent":
