@@ -150,7 +150,8 @@ def load_roster(school: Any, csv_path: str | None) -> RosterFile | None:
     if settings.source == "inbox":
         if not settings.inbox:
             raise ValueError(f"school {school.name}: roster.source is inbox but roster.inbox names no folder")
-        newest = newest_inbox_file(settings.inbox)
+        # A relative inbox is read from the school's mappings folder, not wherever the worker started.
+        newest = newest_inbox_file(Path(school.config.directory) / settings.inbox)
         if newest is None:
             log.info("roster inbox of %s holds no CSV; only drafts are read back", school.name)
             return None

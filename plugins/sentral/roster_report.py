@@ -163,7 +163,7 @@ def _writes(result: ImportResult) -> Iterator[dict[str, Any]]:
 def _reviews(result: ImportResult) -> Iterator[dict[str, Any]]:
     reviews: list[Review] = [*result.matching.review, *result.draft_reviews]
     for review in reviews:
-        first = review.candidates[0] if review.row is None and review.candidates else None
+        first = review.candidates[0] if len(review.candidates) == 1 else None
         yield {
             "outcome": "review",
             **(_applicant_cells(first) if first else {}),

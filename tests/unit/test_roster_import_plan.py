@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,6 +18,7 @@ from sentral.roster_import import (
     ImportResult,
     WriteLimitExceededError,
     external_id_change,
+    load_roster,
     newest_inbox_file,
     plan_writes,
     student_records,
@@ -130,3 +132,27 @@ def test_a_run_over_the_limit_reports_its_plan_as_not_written_and_then_fails():
     assert [row["outcome"] for row in rows] == ["not written: over the limit"]
     with pytest.raises(WriteLimitExceededError):
         result.raise_for_outcome()
+
+
+def inbox_school(directory, inbox):
+    roster = SimpleNamespace(source="inbox", inbox=inbox)
+    settings = SimpleNamespace(roster=roster, student_id_source="id")
+    return SimpleNamespace(name="demo", config=SimpleNamespace(settings=settings, directory=directory))
+
+
+def test_an_inbox_school_reads_the_newest_file_from_its_inbox_beside_its_mappings(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    old, new = tmp_path / "inbox" / "old.csv", tmp_path / "inbox" / "new.csv"
+    old.write_text("Student ID,First Name,Surname,DOB\n1,Ann,Ng,2015-01-01\n")
+    new.write_text("Student ID,First Name,Surname,DOB\n2,Bo,Ng,2016-01-01\n")
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+
+    roster = load_roster(inbox_school(tmp_path, "inbox"), None)
+
+    assert [row.sentral_id for row in roster.rows] == ["2"]
+
+
+def test_an_empty_inbox_means_no_roster_this_run(tmp_path):
+    (tmp_path / "inbox").mkdir()
+
+    assert load_roster(inbox_school(tmp_path, "inbox"), None) is None
