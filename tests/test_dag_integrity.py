@@ -94,3 +94,27 @@ def test_preflight_is_triggered_only(dagbag):
 
     assert dag.schedule is None
     assert "school" in dag.params
+
+
+def test_school_param_defaults_to_the_deployments_school(monkeypatch):
+    from sentral.dag_support import school_param
+
+    monkeypatch.setenv("SENTRAL_DEFAULT_SCHOOL", "st_marys")
+
+    assert school_param().resolve() == "st_marys"
+
+
+def test_school_param_refuses_a_name_that_is_not_a_folder():
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    from sentral.dag_support import school_param
+
+    with pytest.raises(ParamValidationError):
+        school_param().resolve("../etc")
+
+
+def test_school_from_context_refuses_a_name_that_is_not_a_folder():
+    from sentral.dag_support import school_from_context
+
+    with pytest.raises(ValueError, match="not a folder name"):
+        school_from_context({"params": {"school": "../etc"}})

@@ -269,3 +269,17 @@ def test_report_holds_application_ids_not_names(root, document, tmp_path):
     users = [app for app in document["enrolhq"]["applications"] if app["entry_grade"] == grade]
     assert any(app["id"] in text for app in users)
     assert not any(app["last_name"] in text for app in users)
+
+
+def test_lookup_the_key_may_not_read_is_a_gap_and_the_others_are_still_read(root, document):
+    class NoCampuses(FakeSentral):
+        def lookup(self, kind):
+            if kind == "campuses":
+                raise AuthenticationError("Sentral", "lacks permission for the Enrolments module", status=403)
+            return super().lookup(kind)
+
+    result = read_sentral(NoCampuses(document), "sentral_demo")
+
+    assert "campuses" not in result["lookups"]
+    assert "year_levels" in result["lookups"]
+    assert [error["during"] for error in result["errors"]] == ["reading campuses"]
