@@ -318,16 +318,11 @@ def _as_date(value: Any, record_id: str, field: str) -> str:
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value).strip()
     try:
-        return date.fromisoformat(text[:10]).isoformat() if len(text) >= 10 else _bad_date(record_id, field)
+        return date.fromisoformat(str(value).strip()[:10]).isoformat()
     except ValueError:
-        return _bad_date(record_id, field)
-
-
-def _bad_date(record_id: str, field: str) -> str:
-    # The value itself may be a date of birth: it stays out of the message.
-    raise PayloadError(record_id, field, "is not a date (expected YYYY-MM-DD)")
+        # The value itself may be a date of birth: it stays out of the message.
+        raise PayloadError(record_id, field, "is not a date (expected YYYY-MM-DD)") from None
 
 
 def _as_bool(value: Any, record_id: str, field: str) -> bool:

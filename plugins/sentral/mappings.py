@@ -321,12 +321,23 @@ def mappings_root(root: str | Path | None = None) -> Path:
 
 def _conventional_roots() -> list[Path]:
     roots = []
-    dags_folder = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
+    dags_folder = _dags_folder()
     if dags_folder:
         roots.append(Path(dags_folder).resolve().parent / "include" / "mappings")
     # plugins/sentral/mappings.py → <repository>/include/mappings
     roots.append(Path(__file__).resolve().parents[2] / "include" / "mappings")
     return roots
+
+
+def _dags_folder() -> str | None:
+    folder = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
+    if folder:
+        return folder
+    try:
+        from airflow.configuration import conf
+    except ImportError:  # outside Airflow: benchmarks, the sandbox
+        return None
+    return conf.get("core", "dags_folder", fallback=None)
 
 
 def load_school(name: str, root: str | Path | None = None) -> SchoolConfig:

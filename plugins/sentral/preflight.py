@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from apicore.errors import FatalApiError
+from apicore.errors import FatalApiError, NotFoundError
 from sentral.mappings import LookupTable, SchoolConfig
 from sentral.reports import ReportFiles, write_report
 
@@ -119,13 +119,14 @@ def read_sentral(client: Any, conn_id: str) -> dict[str, Any]:
     try:
         client.check()
     except FatalApiError as exc:
-        result["errors"].append(_connection_error("Sentral", conn_id, exc))
+        result["errors"].append(_connection_error("Sentral", conn_id, exc, "signing in"))
         return result
     for kind in SENTRAL_LOOKUPS:
         try:
             rows = client.lookup(kind)
         except FatalApiError as exc:
-            result["errors"].append(_connection_error("Sentral", conn_id, exc, reading=kind))
+            during = f"reading {LOOKUP_LABELS[kind].lower()}"
+            result["errors"].append(_connection_error("Sentral", conn_id, exc, during))
             continue
         result["lookups"][kind] = [_lookup_row(row) for row in rows]
     log.info("Sentral lookups read: %s", {kind: len(rows) for kind, rows in result["lookups"].items()})
@@ -137,11 +138,9 @@ def _lookup_row(resource: Any) -> dict[str, Any]:
     return {"id": str(resource.id), "name": str(resource.get("name") or ""), "active": active is not False}
 
 
-def _connection_error(
-    system: str, conn_id: str, exc: FatalApiError, reading: str | None = None
-) -> dict[str, str]:
-    what = f"reading {LOOKUP_LABELS.get(reading, reading).lower()}" if reading else "signing in"
-    return {"system": system, "conn_id": conn_id, "during": what, "message": str(exc)}
+def _connection_error(system: str, conn_id: str, exc: FatalApiError, during: str) -> dict[str, str]:
+    # Client messages carry no credentials and already say what to fix for 401 and 403.
+    return {"system": system, "conn_id": conn_id, "during": during, "message": str(exc)}
 
 
 # --- Step 2: EnrolHQ ---
@@ -162,12 +161,16 @@ def read_enrolhq(client: Any, config: SchoolConfig, conn_id: str | None = None) 
     usage = _Usage()
     try:
         client.check()
+    except FatalApiError as exc:
+        result["errors"].append(_connection_error("EnrolHQ", conn_id, exc, "signing in"))
+        return result
+    try:
         for application in eligible_applications(client, config):
             result["applications"] += 1
             _collect_field_values(usage, config, application)
             _collect_document_kinds(usage, client.list_documents(str(application["id"])), application)
     except FatalApiError as exc:
-        result["errors"].append(_connection_error("EnrolHQ", conn_id, exc))
+        result["errors"].append(_connection_error("EnrolHQ", conn_id, exc, "reading applications"))
     result["values"] = usage.as_list()
     log.info(
         "EnrolHQ: %s eligible applications read, %s distinct mapped values",
@@ -185,7 +188,12 @@ def eligible_applications(client: Any, config: SchoolConfig) -> Iterable[dict[st
     for summary in client.iter_applications(statuses=settings.eligible_statuses, has_external_id=False):
         if summary.get("external_id"):
             continue
-        application = client.get_application(str(summary["id"]))
+        try:
+            application = client.get_application(str(summary["id"]))
+        except NotFoundError:
+            # Deleted between the list and the read: nothing left to map.
+            log.info("application %s vanished while preflight read it; skipped", summary["id"])
+            continue
         if accepted_field is None or _dig(application, accepted_field.split(".")):
             yield application
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from apicore.errors import AuthenticationError, RetriableApiError
+from apicore.errors import AuthenticationError, NotFoundError, RetriableApiError
 from sandbox.generator import generate_school
 from sentral.jsonapi import Resource
 from sentral.mappings import load_school
@@ -283,3 +283,31 @@ def test_lookup_the_key_may_not_read_is_a_gap_and_the_others_are_still_read(root
     assert "campuses" not in result["lookups"]
     assert "year_levels" in result["lookups"]
     assert [error["during"] for error in result["errors"]] == ["reading campuses"]
+
+
+def test_application_deleted_while_being_read_is_skipped(root, document):
+    class Vanishing(FakeEnrolHQ):
+        def get_application(self, application_id):
+            if application_id == gone:
+                raise NotFoundError("EnrolHQ", "GET applications/{id}/ found nothing", status=404)
+            return super().get_application(application_id)
+
+    gone = _eligible(document)[0]["id"]
+    config = _config(root)
+
+    result = read_enrolhq(Vanishing(document), config)
+
+    assert result["errors"] == []
+    assert result["applications"] == len(_eligible(document)) - 1
+
+
+def test_applications_the_token_may_not_read_are_a_gap_saying_so(root, document):
+    class NoDetail(FakeEnrolHQ):
+        def get_application(self, application_id):
+            raise AuthenticationError(
+                "EnrolHQ", "not allowed for the EnrolHQ user who owns the API token", status=403
+            )
+
+    gaps = _gaps(_config(root), document, enrolhq=NoDetail(document))
+
+    assert [gap.problem for gap in gaps] == ["EnrolHQ refused the request while reading applications"]
