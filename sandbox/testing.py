@@ -196,7 +196,7 @@ class SandboxServers:
                     "conn_type": "enrolhq",
                     "host": self.enrolhq_url,
                     "password": enrolhq_seed["api_tokens"][0],
-                    "extra": {"requests_per_second": 5, "timeout": 30},
+                    "extra": {"requests_per_second": 4.5, "timeout": 30},
                 }
             ),
             f"AIRFLOW_CONN_SENTRAL_{suffix}": json.dumps(
