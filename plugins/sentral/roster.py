@@ -143,14 +143,18 @@ class RosterProblem:
     column: str | None
     message: str
 
-    def __str__(self) -> str:
-        where = []
+    @property
+    def where(self) -> str:
+        """``"row 7, column 'Date of Birth'"``, or ``"the file"`` for a problem with the whole file."""
+        parts = []
         if self.row is not None:
-            where.append(f"row {self.row}")
+            parts.append(f"row {self.row}")
         if self.column:
-            where.append(f"column {self.column!r}")
-        prefix = ", ".join(where)
-        return f"{prefix}: {self.message}" if prefix else self.message
+            parts.append(f"column {self.column!r}")
+        return ", ".join(parts) or "the file"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
 
 
 @dataclass
@@ -182,10 +186,14 @@ class RosterInvalidError(ValueError):
 
     def __init__(self, roster: RosterFile) -> None:
         self.roster = roster
-        shown = "; ".join(str(problem) for problem in roster.problems[:10])
+        # Only where the problems are: the cells themselves are personal data and belong in the report.
+        shown = "; ".join(problem.where for problem in roster.problems[:10])
         more = len(roster.problems) - 10
-        suffix = f"; and {more} more (see the run report)" if more > 0 else ""
-        super().__init__(f"roster {roster.source} failed validation, nothing was written: {shown}{suffix}")
+        suffix = f" and {more} more" if more > 0 else ""
+        super().__init__(
+            f"roster {roster.source} failed validation, nothing was written; "
+            f"problems at {shown}{suffix} (the run report says what is wrong with each)"
+        )
 
 
 def read_roster_csv(

@@ -207,6 +207,12 @@ def test_the_invalid_roster_error_names_rows_and_columns_and_says_nothing_was_wr
     assert "row 3, column 'Date of Birth'" in message
 
 
+def test_the_invalid_roster_error_leaves_the_cells_themselves_out_of_the_log():
+    roster = read(roster_bytes([ZOE, ("1002", "Sam", "", "Lee", "31/02/2016", "")]))
+
+    assert "31/02/2016" not in str(RosterInvalidError(roster))
+
+
 def test_records_from_the_api_with_a_repeated_id_are_a_problem():
     records = [
         {"student_id": "9", "first_name": "Ann", "last_name": "Ng", "dob": date(2015, 1, 1)},
