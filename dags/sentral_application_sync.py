@@ -59,7 +59,8 @@ FAIL_FAST = ExceptionRetryPolicy(
     ]
 )
 STEP = {"retry_delay": RETRY_DELAY, "retry_policy": FAIL_FAST}
-BY_APPLICATION = "{{ task.op_kwargs['application_id'] }}"
+# Each mapped task puts its application id in its context (sentral.sync_tasks.name_mapped_instance).
+BY_APPLICATION = "{{ application_id }}"
 
 
 @dag(
@@ -124,14 +125,17 @@ def sentral_application_sync():
             return run_step("send_documents", application_id, context)
 
         @task(pool=ENROLHQ_POOL, map_index_template=BY_APPLICATION, **STEP)
-        def record(application_id: str, **context) -> str | None:
+        def record(application_id: str, prepared: dict, **context) -> dict:
             from sentral.sync_tasks import run_step
 
-            return run_step("record", application_id, context)
+            run_step("record", application_id, context)
+            # Passed on for the report: what prepare decided (a dry run's draft, field by field).
+            return prepared
 
         prepared = prepare(application_id)
-        prepared >> send_draft(application_id) >> send_documents(application_id) >> record(application_id)
-        return prepared
+        recorded = record(application_id, prepared)
+        prepared >> send_draft(application_id) >> send_documents(application_id) >> recorded
+        return recorded
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def report(selected: list[str], outcomes: list[dict], **context) -> str:

@@ -1,15 +1,14 @@
 """What each task of ``sentral_application_sync`` runs: the bridge from an Airflow context to the sync.
 
-The DAG file only declares tasks; each task body calls one function here with its context. A task
-process builds its school (mappings, clients on the shared token store, ledger engine) once and reuses
-it for every task it runs.
+The DAG file only declares tasks; each task body calls one function here with its context. Each task
+builds its school (mappings, clients on the shared token store, ledger engine) from the run's params;
+what tasks share is the ledger database, which also holds the one EnrolHQ access token.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from sentral.sync import (
@@ -28,14 +27,17 @@ log = logging.getLogger(__name__)
 
 STEPS = {"prepare": prepare, "send_draft": send_draft, "send_documents": send_documents, "record": record}
 FALLBACK_SYNCED_BY = "scheduler"
+# The context key the DAG's map_index_template reads.
+MAP_INDEX_KEY = "application_id"
 
 
 class SyncFailedError(RuntimeError):
     """Raised by the report task, after writing the report, when any application failed."""
 
 
-@lru_cache(maxsize=8)
 def _school(name: str) -> Any:
+    # Built afresh for each task: connections may change between runs, and the clients share the
+    # EnrolHQ access token through the ledger database anyway, so nothing costly is repeated.
     from sentral.school import open_school
 
     return open_school(name)
@@ -73,12 +75,24 @@ def select_for_run(context: Mapping[str, Any]) -> list[str]:
     return select_applications(session, statuses, context["params"].get("application_ids") or ())
 
 
+def name_mapped_instance(application_id: str) -> None:
+    """Let the grid name this mapped task instance by its application (the DAG's map_index_template).
+
+    The template is rendered from the task's live context, which the task's own keyword arguments are
+    only a copy of.
+    """
+    from airflow.sdk import get_current_context
+
+    get_current_context()[MAP_INDEX_KEY] = application_id
+
+
 def run_step(step: str, application_id: str, context: Mapping[str, Any]) -> Any:
     """Run one step of the sync for one application.
 
     In a dry run a ``prepare`` that meets bad data returns the reason instead of failing, so that the
     report can show it: nothing else records it.
     """
+    name_mapped_instance(application_id)
     session = session_of(context)
     try:
         return STEPS[step](session, application_id)
