@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -275,3 +276,24 @@ def _plain_eligible(seed: dict) -> list[str]:
     return [
         app_id for app_id, facts in seed["truth"]["applications"].items() if facts["tags"] == ["eligible"]
     ]
+
+
+def test_the_schools_write_limit_stops_a_run_until_the_run_raises_it(
+    roster_dag, school, servers, seed, tmp_path, monkeypatch
+):
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "include" / "mappings" / SCHOOL, mappings / SCHOOL)
+    settings = mappings / SCHOOL / "school.yml"
+    settings.write_text(
+        settings.read_text().replace("max_external_id_writes: 50", "max_external_id_writes: 5")
+    )
+    monkeypatch.setenv("SENTRAL_MAPPINGS_DIR", str(mappings))
+    roster = str(write_roster(seed, tmp_path / "roster.csv"))
+
+    stopped = run(roster_dag, csv_path=roster)
+    unchanged = external_ids(servers)
+    raised = run(roster_dag, csv_path=roster, max_writes=100)
+
+    assert (stopped.state, raised.state) == ("failed", "success")
+    assert len(unchanged) == len(truth_ids(seed, "has_external_id"))
+    assert len(external_ids(servers)) - len(unchanged) == IN_SENTRAL + len(truth_ids(seed, "duplicate"))
