@@ -118,3 +118,23 @@ def test_school_from_context_refuses_a_name_that_is_not_a_folder():
 
     with pytest.raises(ValueError, match="not a folder name"):
         school_from_context({"params": {"school": "../etc"}})
+
+
+def test_triggered_by_names_the_user_who_pressed_trigger():
+    from types import SimpleNamespace
+
+    from sentral.dag_support import triggered_by
+
+    run = SimpleNamespace(triggering_user_name="registrar.jo", run_type="manual")
+
+    assert triggered_by({"dag_run": run}) == "registrar.jo"
+
+
+def test_triggered_by_falls_back_to_the_run_type_for_scheduled_runs():
+    from types import SimpleNamespace
+
+    from sentral.dag_support import triggered_by
+
+    run = SimpleNamespace(triggering_user_name=None, run_type="scheduled")
+
+    assert triggered_by({"dag_run": run}) == "scheduled"
