@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from sentral.roster import RosterRow, id_key
 
@@ -115,13 +116,20 @@ def fold(text: str | None, *, drop_non_ascii: bool = False) -> str:
     """
     if not text:
         return ""
-    lowered = text.casefold()
-    if not drop_non_ascii:
-        lowered = lowered.translate(_LETTERS_NFKD_KEEPS)
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
-    if drop_non_ascii:
-        plain = plain.encode("ascii", "ignore").decode("ascii")
+    return _fold(text, drop_non_ascii)
+
+
+# Rosters repeat the same given names and surnames thousands of times; folding each once is enough.
+@lru_cache(maxsize=65536)
+def _fold(text: str, drop_non_ascii: bool) -> str:
+    plain = text.casefold()
+    if not plain.isascii():
+        if not drop_non_ascii:
+            plain = plain.translate(_LETTERS_NFKD_KEEPS)
+        decomposed = unicodedata.normalize("NFKD", plain)
+        plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+        if drop_non_ascii:
+            plain = plain.encode("ascii", "ignore").decode("ascii")
     return " ".join(_SEPARATORS.sub(" ", _DROPPED.sub("", plain)).split())
 
 
@@ -135,6 +143,7 @@ def name_key(text: str | None) -> str:
     return fold(text).replace(" ", "")
 
 
+@lru_cache(maxsize=65536)
 def surname_variants(*surnames: str | None) -> frozenset[str]:
     """Every key a surname may be written as: the whole surname and each part of a compound one."""
     variants = set()
@@ -145,6 +154,7 @@ def surname_variants(*surnames: str | None) -> frozenset[str]:
     return frozenset(variants)
 
 
+@lru_cache(maxsize=65536)
 def given_variants(*names: str | None) -> frozenset[str]:
     """Every key a given name may be written as: the whole name and its first word."""
     variants = set()
