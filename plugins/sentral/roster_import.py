@@ -31,11 +31,9 @@ log = logging.getLogger(__name__)
 _ID_SOURCES = {"id": "id", "studentCode": "student_code", "student_code": "student_code"}
 ID_SOURCE_LABELS = {"id": "Sentral's internal student id", "student_code": "the school's student code"}
 
-# Guess, kept here with the client's constants: an approved draft names its student through this
-# relationship (sentral.client.DRAFT_STUDENT_RELATIONSHIP) and carries status "approved".
-_APPROVED = "approved"
-_REJECTED = "rejected"
-MISSING = "missing"
+# What reading back a draft found, in this module's words. Sentral's own status values are a Guess kept
+# in sentral.client (DRAFT_STATUS_*); read_back_drafts translates them.
+APPROVED, PENDING, REJECTED, MISSING = "approved", "pending", "rejected", "missing"
 
 
 class RosterRunStoppedError(RuntimeError):
@@ -111,7 +109,7 @@ class ImportResult:
             written=len(self.written),
             failed=len(self.failed),
             rejected_rows=len(self.roster.problems) if self.roster else 0,
-            drafts_approved=sum(1 for draft in self.drafts if draft.status == _APPROVED),
+            drafts_approved=sum(1 for draft in self.drafts if draft.status == APPROVED),
         )
         return counts
 
@@ -208,8 +206,9 @@ def read_back_drafts(sentral: Any, sent: Iterable[tuple[str, str]], id_source: s
     :param id_source: ``"id"`` or ``"student_code"``: which of the student's identifiers is wanted.
     """
     from apicore.errors import NotFoundError
-    from sentral.client import DRAFT_STUDENT_RELATIONSHIP
+    from sentral.client import DRAFT_STATUS_APPROVED, DRAFT_STATUS_REJECTED, DRAFT_STUDENT_RELATIONSHIP
 
+    statuses = {DRAFT_STATUS_APPROVED: APPROVED, DRAFT_STATUS_REJECTED: REJECTED}
     outcomes = []
     for application_id, draft_id in sent:
         try:
@@ -219,14 +218,14 @@ def read_back_drafts(sentral: Any, sent: Iterable[tuple[str, str]], id_source: s
             log.info("draft %s of application %s is no longer in Sentral", draft_id, application_id)
             outcomes.append(DraftOutcome(application_id, draft_id, MISSING))
             continue
-        outcome = DraftOutcome(application_id, draft_id, str(draft.get("status") or ""))
+        outcome = DraftOutcome(application_id, draft_id, statuses.get(draft.get("status"), PENDING))
         student_id = draft.relationships.get(DRAFT_STUDENT_RELATIONSHIP)
-        if outcome.status == _APPROVED and student_id:
+        if outcome.status == APPROVED and student_id:
             if id_source == "student_code":
                 outcome.sentral_id = str(sentral.get_student(student_id, include=()).get("studentCode") or "")
             else:
                 outcome.sentral_id = str(student_id)
-        log.info("draft %s of application %s is %s", draft_id, application_id, outcome.status or "unknown")
+        log.info("draft %s of application %s is %s", draft_id, application_id, outcome.status)
         outcomes.append(outcome)
     return outcomes
 
@@ -332,9 +331,10 @@ def run_roster_import(
         )
     else:
         result.notes.append(f"the roster inbox {settings.inbox} holds no CSV yet; only drafts were read back")
-    result.drafts = read_back_drafts(
-        school.sentral, sent_drafts(school.engine, school.name), result.id_source
-    )
+    # An application that already holds its external ID needs nothing from its draft any more.
+    without_id = {applicant.application_id for applicant in applicants if not applicant.external_id}
+    sent = [pair for pair in sent_drafts(school.engine, school.name) if pair[0] in without_id]
+    result.drafts = read_back_drafts(school.sentral, sent, result.id_source)
     plan_writes(result, applicants)
 
     if len(result.planned) > result.limit:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sentral.matching import Applicant, Review
 from sentral.roster import RosterRow
-from sentral.roster_import import ID_SOURCE_LABELS, MISSING, ImportResult
+from sentral.roster_import import APPROVED, ID_SOURCE_LABELS, MISSING, PENDING, REJECTED, ImportResult
 
 KIND = "roster"
 
@@ -63,8 +63,8 @@ def summary(result: ImportResult) -> dict[str, object]:
         "Review": len(result.matching.review) + len(result.draft_reviews),
         "Unmatched roster rows": len(result.matching.unmatched_rows),
         "Unmatched applications": len(result.matching.unmatched_applications),
-        "Approved drafts": sum(1 for draft in result.drafts if draft.status == "approved"),
-        "Pending drafts": sum(1 for draft in result.drafts if draft.status == "pending"),
+        "Approved drafts": sum(1 for draft in result.drafts if draft.status == APPROVED),
+        "Pending drafts": sum(1 for draft in result.drafts if draft.status == PENDING),
         "Write limit": result.limit,
         "Failed writes": len(result.failed),
     }
@@ -182,7 +182,7 @@ def _unmatched(result: ImportResult) -> Iterator[dict[str, Any]]:
 
 def _drafts(result: ImportResult) -> Iterator[dict[str, Any]]:
     for draft in result.drafts:
-        if draft.status == "rejected":
+        if draft.status == REJECTED:
             outcome, reason = (
                 "draft rejected in Sentral",
                 f"draft {draft.draft_id} was rejected by a registrar",
