@@ -256,6 +256,9 @@ def send_draft(session: SyncSession, application_id: str) -> str | None:
         return None
     if record.draft_id is not None:
         return record.draft_id
+    if record.state is AppState.FAILED and record.failed_step == "prepare":
+        # The payload on file is from an earlier prepare; this run could not build a valid one.
+        return None
 
     with _step(session, application_id, "send_draft"):
         if record.draft_intent_at is not None:

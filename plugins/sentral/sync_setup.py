@@ -57,7 +57,7 @@ def select_applications(
     :param statuses: the EnrolHQ status ids that make an application eligible.
     :param requested: application ids named by the person who triggered the run.
     """
-    finished = set() if session.settings.dry_run else session.ledger.finished_application_ids()
+    finished = session.ledger.finished_application_ids()
     eligible = [
         str(summary["id"])
         for summary in session.enrolhq.iter_applications(statuses=statuses, has_external_id=False)

@@ -71,8 +71,12 @@ def session_of(context: Mapping[str, Any]) -> SyncSession:
 def select_for_run(context: Mapping[str, Any]) -> list[str]:
     """The application ids the run syncs."""
     session = session_of(context)
-    statuses = _school(session.school).config.settings.eligible_statuses
-    return select_applications(session, statuses, context["params"].get("application_ids") or ())
+    settings = _school(session.school).config.settings
+    requested = context["params"].get("application_ids") or ()
+    if not requested and not settings.sync.synced_by_default:
+        log.info("no applications named, and %s syncs only named applications", session.school)
+        return []
+    return select_applications(session, settings.eligible_statuses, requested)
 
 
 def name_mapped_instance(application_id: str) -> None:

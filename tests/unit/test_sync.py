@@ -137,6 +137,10 @@ def simple_draft(application, family, notes):
     }
 
 
+def failing_draft(application, family, notes):
+    raise PayloadError(application["id"], "student.dob", "is missing")
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
     engine = sa.create_engine(f"sqlite:///{tmp_path_factory.mktemp('sync') / 'ledger.db'}")
@@ -239,10 +243,7 @@ def test_offer_not_accepted_is_not_eligible_and_leaves_no_row(engine, builder, a
 
 
 def test_payload_error_marks_the_application_failed_with_the_field(engine, builder, application):
-    def broken(app, family, notes):
-        raise PayloadError(app["id"], "student.dob", "is missing")
-
-    session = make_session(engine, builder, build=broken)
+    session = make_session(engine, builder, build=failing_draft)
 
     with pytest.raises(PayloadError):
         prepare(session, application["id"])
@@ -264,6 +265,16 @@ def test_dry_run_writes_nothing_and_returns_the_fields(engine, builder, applicat
     assert session.ledger.get(application["id"]) is None
     assert session.sentral.calls == []
     assert "add_note" not in session.enrolhq.calls
+
+
+def test_draft_prepared_earlier_is_not_sent_after_prepare_fails_on_new_data(session, application):
+    prepare(session, application["id"])
+    session.build_draft = failing_draft
+    with pytest.raises(PayloadError):
+        prepare(session, application["id"])
+
+    assert send_draft(session, application["id"]) is None
+    assert session.sentral.drafts == []
 
 
 # send_draft
