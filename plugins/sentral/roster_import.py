@@ -23,7 +23,8 @@ from typing import Any
 
 from apicore.errors import RetriableApiError
 from sentral.matching import Applicant, MatchResult, Review, match_roster
-from sentral.roster import RosterFile, RosterInvalidError, id_key, read_roster_csv, rows_from_records
+from sentral.roster import RosterFile, RosterInvalidError, id_key, rows_from_records
+from sentral.roster_csv import read_roster_csv
 
 log = logging.getLogger(__name__)
 

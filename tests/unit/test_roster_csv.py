@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from sentral.roster import RosterInvalidError, parse_roster_bytes, rows_from_records
+from sentral.roster import RosterInvalidError, rows_from_records
+from sentral.roster_csv import parse_roster_bytes
 
 TODAY = date(2026, 12, 1)
 HEADERS = ("Student ID", "Given Name", "Preferred Name", "Surname", "Date of Birth", "Roll Class")
