@@ -14,9 +14,9 @@ from sentral.matching import (
     SEVERAL_ROWS,
     TWINS,
     Applicant,
-    fold,
     match_roster,
 )
+from sentral.matching_names import fold
 from sentral.roster import RosterRow
 
 DOB = date(2015, 4, 3)
