@@ -223,3 +223,40 @@ def test_records_from_the_api_with_a_repeated_id_are_a_problem():
     roster = rows_from_records(records)
 
     assert [(p.row, p.column) for p in roster.problems] == [(2, "student_id")]
+
+
+@pytest.fixture(scope="module")
+def generated_roster() -> list[dict]:
+    from sandbox.generator import generate_school, roster_rows
+
+    return roster_rows(generate_school(size=16, seed=2, in_sentral=12))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "date_form"),
+    [
+        ("utf-8-sig", ",", "%d/%m/%Y"),
+        ("utf-8", ";", "%Y-%m-%d"),
+        ("cp1252", ";", "%d/%m/%y"),
+        ("utf-16", "\t", "%d/%m/%Y"),
+    ],
+)
+def test_a_generated_roster_reads_back_whole(generated_roster, encoding, delimiter, date_form):
+    rows = [
+        (
+            r["id"],
+            r["first_name"],
+            r["preferred_name"],
+            r["last_name"],
+            date.fromisoformat(r["dob"]).strftime(date_form),
+            "",
+        )
+        for r in generated_roster
+    ]
+
+    roster = read(roster_bytes(rows, encoding=encoding, delimiter=delimiter))
+
+    assert roster.ok, roster.problems
+    assert [(row.sentral_id, row.first_name, row.last_name, row.dob.isoformat()) for row in roster.rows] == [
+        (r["id"], r["first_name"], r["last_name"], r["dob"]) for r in generated_roster
+    ]
