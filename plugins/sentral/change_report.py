@@ -56,6 +56,8 @@ COLUMNS: Sequence[tuple[str, str]] = (
 
 GROUP_BY = ("family", "student")
 
+# extend_existing: Airflow's plugin loader also executes this file under another module name, and both
+# copies declare the table on the one shared metadata.
 report_runs = sa.Table(
     "change_report_run",
     metadata,
@@ -67,6 +69,7 @@ report_runs = sa.Table(
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("run_id", sa.String(250)),
     sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+    extend_existing=True,
 )
 
 
