@@ -69,7 +69,13 @@ def run_report(changes_dag, reports_dir, day: date, *, conf: dict | None = None)
     """Runs the DAG and returns the CSV it wrote for ``day``."""
     due = datetime.combine(day + timedelta(days=1), datetime.min.time().replace(hour=6), SYDNEY)
     # Every param is named: dag.test() keeps the values of an earlier run's conf as the DAG's defaults.
-    params = {"school": SCHOOL, "interval_start": None, "interval_end": None, **(conf or {})}
+    params = {
+        "school": SCHOOL,
+        "interval_start": None,
+        "interval_end": None,
+        "only_updated_applications": None,
+        **(conf or {}),
+    }
     run = changes_dag.test(logical_date=due, run_conf=params)
     assert run.state == "success"
     return reports_dir[0] / SCHOOL / "parent-changes" / f"{day.isoformat()}.csv"
@@ -196,3 +202,24 @@ def test_a_run_reads_each_audit_log_once_without_signing_in_again(seed, as_of, c
     audit = "GET /api/v2/audit/log/"
     assert after["requests"][audit] - before["requests"][audit] == len(synced) + len(parents)
     assert after.get("sign_ins", 0) == before.get("sign_ins", 0)
+
+
+def test_reading_only_updated_applications_gives_the_same_rows(as_of, changes_dag, reports_dir):
+    day = as_of - timedelta(days=1)
+    every = run_report(changes_dag, reports_dir, day).read_bytes()
+
+    updated = run_report(changes_dag, reports_dir, day, conf={"only_updated_applications": True})
+
+    assert updated.read_bytes() == every
+
+
+def test_reading_only_updated_applications_skips_students_not_updated_since_the_interval_start(
+    as_of, changes_dag, reports_dir
+):
+    servers = reports_dir[1]
+    audit = "GET /api/v2/audit/log/"
+    before = servers.enrolhq.metrics()["requests"].get(audit, 0)
+
+    run_report(changes_dag, reports_dir, as_of + timedelta(days=2), conf={"only_updated_applications": True})
+
+    assert servers.enrolhq.metrics()["requests"].get(audit, 0) == before

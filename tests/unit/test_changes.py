@@ -243,3 +243,23 @@ def test_trusting_updated_at_reads_only_applications_updated_since_the_interval_
     collect_changes(client, ChangeSettings(only_updated_applications=True), DAY)
 
     assert client.updated_after == [DAY.start]
+
+
+def test_settings_come_from_the_school_configuration():
+    from sentral.changes import settings_from_config
+    from sentral.mappings import load_school
+
+    settings = settings_from_config(load_school("demo"), status_labels={5: "Community"})
+
+    assert (settings.parent_roles, settings.locked_statuses, settings.only_updated_applications) == (
+        frozenset({"parent"}),
+        frozenset({5}),
+        False,
+    )
+
+
+def test_run_can_switch_on_reading_only_updated_applications():
+    from sentral.changes import settings_from_config
+    from sentral.mappings import load_school
+
+    assert settings_from_config(load_school("demo"), only_updated=True).only_updated_applications is True
