@@ -213,8 +213,12 @@ def test_mapped_tasks_are_named_by_application(first_run, seed):
     assert names >= expected_synced(seed)
 
 
-def test_dry_run_writes_nothing_and_reports_the_drafts_field_by_field(first_run, dag, servers, seed):
+def test_dry_run_writes_nothing_and_reports_the_drafts_field_by_field(
+    first_run, dag, servers, seed, tmp_path, monkeypatch
+):
+    # A school that was never synced: fresh servers and an empty ledger.
     servers.reset()
+    monkeypatch.setenv("SENTRAL_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
     some = sorted(expected_synced(seed))[:3]
 
     run = dag.test(run_conf={"school": SCHOOL, "dry_run": True, "application_ids": some})
@@ -225,3 +229,14 @@ def test_dry_run_writes_nothing_and_reports_the_drafts_field_by_field(first_run,
     rows = report_rows(run)
     assert {row["Draft field"] for row in rows} >= {"student.first_name", "enrolment.year"}
     assert {row["Result"] for row in rows} == {"would be sent"}
+    assert ledger_rows() == 0
+
+
+def ledger_rows() -> int:
+    import sqlalchemy as sa
+
+    from sentral.ledger import applications
+    from sentral.state import get_engine
+
+    with get_engine().connect() as connection:
+        return connection.scalar(sa.select(sa.func.count()).select_from(applications))
