@@ -11,6 +11,7 @@ still sends each application exactly once.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from datetime import datetime
@@ -19,6 +20,8 @@ import pytest
 from native_stack import ROOT, NativeStack, StackConfig, wait_until
 
 pytestmark = [pytest.mark.distributed, pytest.mark.postgres, pytest.mark.redis]
+
+log = logging.getLogger(__name__)
 
 SCHOOL = "demo"
 DAG_ID = "sentral_application_sync"
@@ -73,9 +76,22 @@ def sandbox(schools):
         yield servers
 
 
+def require_celery_executor() -> None:
+    """Fails at once, with the reason, when the installed Celery cannot run Airflow's Celery executor."""
+    try:
+        import airflow.providers.celery.executors.celery_executor_utils  # noqa: F401
+    except ImportError as exc:
+        pytest.fail(
+            f"Airflow's Celery executor does not import with the installed packages: {exc}. "
+            "The Celery provider needs a Celery release it supports (see requirements.lock)."
+        )
+
+
 @pytest.fixture(scope="module")
 def stack(stack_database_url, broker, sandbox, tmp_path_factory):
     import sqlalchemy as sa
+
+    require_celery_executor()
 
     ledger = sa.engine.make_url(stack_database_url)
     connections = {
@@ -102,12 +118,15 @@ def stack(stack_database_url, broker, sandbox, tmp_path_factory):
         extra_env={"SENTRAL_SYNC_RETRY_DELAY": "1", "SENTRAL_DEFAULT_SCHOOL": SCHOOL},
     )
     native = NativeStack(config, worker_names=WORKERS, worker_concurrency=4)
+    started = time.monotonic()
     try:
         native.initialise()
+        log.info("stack initialised in %.0fs", time.monotonic() - started)
         native.start_services()
         native.wait_for_api()
         native.wait_for_workers()
         native.wait_for_dag(DAG_ID)
+        log.info("stack up in %.0fs; logs in %s", time.monotonic() - started, native.logs)
     except Exception as exc:
         native.stop()
         raise RuntimeError(f"the native stack did not come up: {exc}\n{native.log_tails()}") from exc
@@ -119,8 +138,10 @@ def stack(stack_database_url, broker, sandbox, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(stack, sandbox):
+    started = time.monotonic()
     run_id = stack.trigger(DAG_ID, {"school": SCHOOL})
     state = stack.wait_for_run(DAG_ID, run_id, RUN_TIMEOUT)
+    log.info("first run %s in %.0fs", state, time.monotonic() - started)
     return {
         "state": state,
         "task_instances": stack.task_instances(DAG_ID, run_id),
@@ -149,6 +170,7 @@ def run_with_a_killed_worker(first_run, stack, sandbox, schools):
     stack.kill(victim)
 
     state = stack.wait_for_run(DAG_ID, run_id, RUN_TIMEOUT)
+    log.info("run with a killed worker %s, %.0fs after the kill", state, time.monotonic() - killed_at)
     return {
         "state": state,
         "victim": victim,
