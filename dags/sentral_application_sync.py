@@ -141,7 +141,7 @@ def sentral_application_sync():
     def report(selected: list[str], outcomes: list[dict], **context) -> str:
         from sentral.sync_tasks import report_for_run
 
-        return report_for_run(list(selected or []), list(outcomes or []), context)
+        return report_for_run(selected, outcomes, context)
 
     selected = select()
     outcomes = sync_application.expand(application_id=selected)

@@ -106,17 +106,31 @@ def run_step(step: str, application_id: str, context: Mapping[str, Any]) -> Any:
         raise
 
 
-def report_for_run(
-    selected: Sequence[str], outcomes: Sequence[Mapping[str, Any]], context: Mapping[str, Any]
-) -> str:
+def summaries(outcomes: Any) -> list[Mapping[str, Any]]:
+    """The mapped tasks' summaries as a list, however Airflow handed them over.
+
+    When some mapped instances failed, the pulled value may be a lazy sequence with gaps, a single
+    summary, or nothing at all.
+    """
+    if outcomes is None:
+        return []
+    if isinstance(outcomes, Mapping):
+        return [outcomes]
+    return [outcome for outcome in outcomes if isinstance(outcome, Mapping)]
+
+
+def report_for_run(selected: Sequence[str] | None, outcomes: Any, context: Mapping[str, Any]) -> str:
     """Write the run report; raise :class:`SyncFailedError` afterwards when any application failed.
 
     Returns the HTML report's path.
     """
     from sentral.sync_report import dry_run_rows, live_rows, write_sync_report
 
+    if selected is None:
+        raise SyncFailedError("choosing the applications failed, so nothing was synced; see the select task")
     session = session_of(context)
     settings = session.settings
+    selected, outcomes = list(selected), summaries(outcomes)
     if settings.dry_run:
         rows = dry_run_rows(selected, outcomes)
     else:

@@ -110,3 +110,27 @@ def test_second_run_right_after_sends_nothing(faulty_run, servers):
 
 def _posts(requests_by_route: dict) -> int:
     return sum(count for route, count in requests_by_route.items() if route.startswith("POST"))
+
+
+def test_rejected_draft_fails_the_run_after_the_other_applications_finish(
+    faulty_run, servers, seed, tmp_path, monkeypatch
+):
+    from tests.e2e.test_application_sync import report_rows
+
+    dag = faulty_run[0]
+    servers.reset()
+    monkeypatch.setenv("SENTRAL_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    two = sorted(expected_synced(seed))[:2]
+    servers.sentral.add_fault(method="POST", path="student-enrolment-draft$", status=422, times=1)
+
+    run = dag.test(run_conf={"school": SCHOOL, "application_ids": two})
+
+    results = {
+        row["EnrolHQ application"]: (row["Result"], row["What a person needs to do"])
+        for row in report_rows(run)
+    }
+    assert run.state == "failed"
+    assert len(servers.sentral.state()["drafts"]) == 1
+    assert sorted(result for result, _action in results.values()) == ["failed", "sent"]
+    (action,) = [action for result, action in results.values() if result == "failed"]
+    assert "Stopped at send_draft: Sentral 422" in action
