@@ -9,6 +9,9 @@ An application moves ``prepared → draft_sent → documents_sent → noted``; `
 stop it. Whether a step is done is read from the facts recorded (a draft id, a note id, a document's
 attachment id), not from the state alone, so that an application marked ``failed`` resumes where it
 stopped when it is run again.
+
+The ledger keeps the draft exactly as it was sent (and the applicant's name, for the run report), so
+it holds personal data: protect its database as the Airflow metadata database is protected.
 """
 
 from __future__ import annotations
