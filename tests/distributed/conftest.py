@@ -41,3 +41,13 @@ def broker(redis_url: str) -> Iterator[tuple[str, str]]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test of the native stack shows where its logs are and how each one ends."""
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if report.failed and stack is not None:
+        report.sections.append(("native stack logs", f"{stack.logs}\n{stack.log_tails()}"))
+    return report

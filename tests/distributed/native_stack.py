@@ -106,7 +106,7 @@ class NativeStack:
         self,
         config: StackConfig,
         worker_names: tuple[str, ...] = ("worker1", "worker2"),
-        worker_concurrency=2,
+        worker_concurrency: int = 2,
     ) -> None:
         self.config = config
         self.worker_names = worker_names
