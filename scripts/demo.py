@@ -121,7 +121,7 @@ def main() -> None:
         steps.note("registrar approves drafts in Sentral", f"{approve_some_drafts(servers)} approved")
         steps.run(
             "sentral_roster_import (from the Sentral API)",
-            dags_test("sentral_roster_import", {"school": SCHOOL, "source": "api"}),
+            dags_test("sentral_roster_import", {"school": SCHOOL, "dry_run": False}),
             env,
             may_fail=True,
         )

@@ -207,7 +207,6 @@ class SyncSettings(_Section):
     """``synced_by_default``: whether a run with no applications named sends every eligible one."""
 
     synced_by_default: bool = True
-    schedule: str | None = None
 
 
 class RosterSettings(_Section):
@@ -215,6 +214,8 @@ class RosterSettings(_Section):
     inbox: str | None = None
     max_external_id_writes: int = Field(50, ge=0)
     synced_statuses: StatusList = [4, 5]
+    # Student codes are often fixed-width with leading zeros that spreadsheets strip from a CSV.
+    id_width: int | None = Field(None, ge=1)
 
 
 class ChangeSettings(_Section):
@@ -222,6 +223,7 @@ class ChangeSettings(_Section):
     parent_roles: Annotated[list[str], Field(min_length=1)] = ["parent"]
     email_to: list[str] = []
     smtp_conn_id: str = "smtp_default"
+    only_updated_applications: bool = False
 
 
 class SentralCodes(_Section):

@@ -145,7 +145,7 @@ def load_roster(school: Any, csv_path: str | None) -> RosterFile | None:
     id_source = id_source_of(school.config)
     settings = school.config.settings.roster
     if csv_path:
-        return read_roster_csv(csv_path, id_source=id_source)
+        return read_roster_csv(csv_path, id_source=id_source, id_width=settings.id_width)
     if settings.source == "inbox":
         if not settings.inbox:
             raise ValueError(f"school {school.name}: roster.source is inbox but roster.inbox names no folder")
@@ -154,7 +154,7 @@ def load_roster(school: Any, csv_path: str | None) -> RosterFile | None:
         if newest is None:
             log.info("roster inbox of %s holds no CSV; only drafts are read back", school.name)
             return None
-        return read_roster_csv(newest, id_source=id_source)
+        return read_roster_csv(newest, id_source=id_source, id_width=settings.id_width)
     return rows_from_records(
         student_records(school.sentral.iter_students(include=("person",))), id_source=id_source
     )

@@ -134,8 +134,8 @@ def test_a_run_over_the_limit_reports_its_plan_as_not_written_and_then_fails():
         result.raise_for_outcome()
 
 
-def inbox_school(directory, inbox):
-    roster = SimpleNamespace(source="inbox", inbox=inbox)
+def inbox_school(directory, inbox, id_width=None):
+    roster = SimpleNamespace(source="inbox", inbox=inbox, id_width=id_width)
     settings = SimpleNamespace(roster=roster, student_id_source="id")
     return SimpleNamespace(name="demo", config=SimpleNamespace(settings=settings, directory=directory))
 
@@ -150,6 +150,17 @@ def test_an_inbox_school_reads_the_newest_file_from_its_inbox_beside_its_mapping
     roster = load_roster(inbox_school(tmp_path, "inbox"), None)
 
     assert [row.sentral_id for row in roster.rows] == ["2"]
+
+
+def test_the_schools_id_width_restores_leading_zeros_a_spreadsheet_dropped(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "roster.csv").write_text(
+        "Student ID,First Name,Surname,DOB\n42,Ann,Ng,2015-01-01\n"
+    )
+
+    roster = load_roster(inbox_school(tmp_path, "inbox", id_width=6), None)
+
+    assert [row.sentral_id for row in roster.rows] == ["000042"]
 
 
 def test_an_empty_inbox_means_no_roster_this_run(tmp_path):
