@@ -14,7 +14,9 @@ def stack_database_url(postgres_url: str) -> Iterator[str]:
     import sqlalchemy as sa
 
     name = f"sentral_dist_{os.getpid()}"
-    server = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    # Databases are created from the maintenance database, which exists on every server.
+    maintenance = sa.engine.make_url(postgres_url).set(database="postgres")
+    server = sa.create_engine(maintenance, isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')

@@ -4,7 +4,8 @@ Every process runs from this project's virtual environment with one shared envir
 broker, JWT secret, Fernet key, execution API URL, connections), binds to loopback only, and starts in
 its own process group so that teardown, or a test that simulates a lost machine, can kill it and every
 child it forked. ``SERVICE_COMMANDS`` is what each compose service runs; ``tests/test_compose.py``
-holds ``docker-compose.yml`` to the same commands and settings.
+holds ``docker-compose.yml`` to the same commands and settings. The triggerer is declared for that
+check but not started here: no task of the project defers, so it would only cost start-up time.
 """
 
 from __future__ import annotations
