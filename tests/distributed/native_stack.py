@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import secrets
 import signal
@@ -26,8 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -176,7 +173,7 @@ class NativeStack:
         env.update(self.config.extra_env)
         return env
 
-    def run(self, *argv: str, timeout: float = 300) -> str:
+    def run(self, *argv: str, timeout: float = 300) -> None:
         """Runs one command to completion in the stack's environment; its output goes to the logs.
 
         :param argv: the command and its arguments.
@@ -192,7 +189,6 @@ class NativeStack:
             )
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} exited with {result.returncode}; see {out}")
-        return out.read_text()
 
     def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> None:
         """Starts a long-running process in a new process group, its output in ``logs/<name>.log``.
