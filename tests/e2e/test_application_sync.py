@@ -7,11 +7,11 @@ Faults, and a second run right after the first, are in ``test_application_sync_f
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from sandbox_fixtures import point_dags_at
 
 from sandbox.generator import generate_school
 from sandbox.testing import SandboxServers
@@ -37,17 +37,9 @@ def size_limit() -> int:
 
 def serve(seed: dict, tmp_path_factory, **enrolhq_config):
     """Both servers on ``seed``, with the DAG's connections, ledger and retry delay pointed at them."""
-    patch = pytest.MonkeyPatch()
     running = SandboxServers(seed, enrolhq_config={"rate_limits": False, **enrolhq_config})
     running.start()
-    env = running.connection_env(SCHOOL)
-    enrolhq_conn = f"AIRFLOW_CONN_ENROLHQ_{SCHOOL.upper()}"
-    conn = json.loads(env[enrolhq_conn])
-    conn["extra"]["requests_per_second"] = 500
-    env[enrolhq_conn] = json.dumps(conn)
-    for name, value in env.items():
-        patch.setenv(name, value)
-    patch.setenv("SENTRAL_LEDGER_URL", f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.db'}")
+    patch = point_dags_at(running, tmp_path_factory.mktemp("ledger"), school=SCHOOL, requests_per_second=500)
     patch.setenv("SENTRAL_SYNC_RETRY_DELAY", "0.2")
     return running, patch
 

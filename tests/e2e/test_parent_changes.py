@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from sandbox_fixtures import point_dags_at
 
 from sandbox.generator import generate_school
 from sandbox.testing import SandboxServers
@@ -40,13 +41,10 @@ def as_of(seed) -> date:
 
 @pytest.fixture(scope="module")
 def reports_dir(seed, tmp_path_factory):
-    patch = pytest.MonkeyPatch()
     folder = tmp_path_factory.mktemp("reports")
     with SandboxServers(seed) as running:
-        for name, value in running.connection_env(SCHOOL).items():
-            patch.setenv(name, value)
+        patch = point_dags_at(running, tmp_path_factory.mktemp("ledger"), school=SCHOOL)
         patch.setenv("SENTRAL_REPORTS_DIR", str(folder))
-        patch.setenv("SENTRAL_LEDGER_URL", f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.db'}")
         yield folder, running
     patch.undo()
 

@@ -7,7 +7,6 @@ own ledger, then runs the DAG with ``dag.test()``.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 from datetime import date
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sandbox_fixtures import point_dags_at
 
 from sandbox.generator import generate_school, roster_rows
 from sandbox.testing import SandboxServers
@@ -36,17 +36,11 @@ def seed() -> dict:
 
 @pytest.fixture(scope="module")
 def servers(seed, tmp_path_factory):
-    patch = pytest.MonkeyPatch()
     with SandboxServers(seed, enrolhq_config={"rate_limits": False}) as running:
-        env = running.connection_env(SCHOOL)
-        enrolhq_conn = f"AIRFLOW_CONN_ENROLHQ_{SCHOOL.upper()}"
-        conn = json.loads(env[enrolhq_conn])
-        conn["extra"]["requests_per_second"] = 500
-        env[enrolhq_conn] = json.dumps(conn)
-        for name, value in env.items():
-            patch.setenv(name, value)
         # A ledger of this module's own, so that drafts other tests recorded are not read back here.
-        patch.setenv("SENTRAL_LEDGER_URL", f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.db'}")
+        patch = point_dags_at(
+            running, tmp_path_factory.mktemp("ledger"), school=SCHOOL, requests_per_second=500
+        )
         yield running
     patch.undo()
 
