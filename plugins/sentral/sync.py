@@ -161,7 +161,12 @@ def prepare(session: SyncSession, application_id: str) -> dict[str, Any]:
         if not offer_accepted(application, session.offer_accepted_field):
             log.info("application %s: offer not accepted yet; not sent", application_id)
             reason = "the enrolment offer has not been accepted"
-            return {"application_id": application_id, "outcome": Outcome.NOT_ELIGIBLE, "reason": reason}
+            return {
+                "application_id": application_id,
+                "applicant": applicant,
+                "outcome": Outcome.NOT_ELIGIBLE,
+                "reason": reason,
+            }
         family = session.find_family(session.sentral, application)
         if family.is_duplicate:
             return _prepare_duplicate(session, application_id, applicant, family)

@@ -239,6 +239,7 @@ def test_offer_not_accepted_is_not_eligible_and_leaves_no_row(engine, builder, a
     outcome = prepare(session, application["id"])
 
     assert outcome["outcome"] == Outcome.NOT_ELIGIBLE
+    assert outcome["applicant"] == f"{application['first_name']} {application['last_name']}"
     assert session.ledger.get(application["id"]) is None
 
 
