@@ -63,7 +63,7 @@ class Steps:
         if result.returncode == 0:
             print(f"done ({seconds:.0f}s)")
             return True
-        print(f"{'finished with findings' if may_fail else 'FAILED'} ({seconds:.0f}s)")
+        print(f"{'run failed: its report says why' if may_fail else 'FAILED'} ({seconds:.0f}s)")
         if not may_fail:
             raise SystemExit(f"step failed: {label}; see {LOG}")
         return False
