@@ -259,6 +259,28 @@ def plan_writes(result: ImportResult, applicants: list[Applicant]) -> None:
             reason = f"{earlier.source} says {earlier.sentral_id}, approved draft {draft.draft_id} says {draft.sentral_id}"
             result.draft_reviews.append(Review(None, [applicant], [reason]))
     result.planned = list(planned.values())
+    _settle_reviews_by_drafts(result)
+
+
+def _settle_reviews_by_drafts(result: ImportResult) -> None:
+    # A registrar approved the draft made from this very application, so that draft says which of a roster
+    # row's candidates (twins, say) the Sentral student is: the row needs no person any more.
+    from_drafts = {
+        id_key(write.sentral_id): write.applicant.application_id
+        for write in result.planned
+        if write.source.startswith("approved draft")
+    }
+    still_open = []
+    for review in result.matching.review:
+        settled_by = from_drafts.get(id_key(review.row.sentral_id)) if review.row else None
+        if settled_by and settled_by in {candidate.application_id for candidate in review.candidates}:
+            result.notes.append(
+                f"roster row {review.row.row} ({', '.join(review.reasons)}) was settled by the approved "
+                f"draft of application {settled_by}"
+            )
+            continue
+        still_open.append(review)
+    result.matching.review = still_open
 
 
 def write_external_ids(enrolhq: Any, planned: Iterable[PlannedWrite], result: ImportResult) -> None:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from sentral.jsonapi import Resource
-from sentral.matching import Applicant, Match, MatchResult
+from sentral.matching import Applicant, Match, MatchResult, Review
 from sentral.roster import RosterRow
 from sentral.roster_import import (
     DraftOutcome,
@@ -98,6 +98,40 @@ def test_an_approved_draft_disagreeing_with_the_roster_sends_the_application_to_
 
     assert result.planned == []
     assert "approved draft 88 says 6001" in result.draft_reviews[0].reasons[0]
+
+
+def test_twins_on_the_roster_are_settled_by_their_approved_drafts():
+    first, second = applicant("a1"), applicant("a2")
+    row = RosterRow(row=5, sentral_id="6001", first_name="Ava", last_name="Smith", dob=DOB)
+    twins = Review(row, [first, second], ["twins: another student has the same surname and date of birth"])
+    result = ImportResult(
+        roster=None,
+        id_source="id",
+        matching=MatchResult(review=[twins]),
+        drafts=[DraftOutcome("a1", "88", "approved", "6001")],
+    )
+
+    plan_writes(result, [first, second])
+
+    assert [(w.applicant.application_id, w.sentral_id) for w in result.planned] == [("a1", "6001")]
+    assert result.matching.review == []
+    assert "roster row 5" in result.notes[0]
+
+
+def test_a_review_whose_candidates_exclude_the_drafts_application_stays_open():
+    first, other = applicant("a1"), applicant("a3")
+    row = RosterRow(row=5, sentral_id="6001", first_name="Ava", last_name="Smith", dob=DOB)
+    review = Review(row, [other], ["near miss"])
+    result = ImportResult(
+        roster=None,
+        id_source="id",
+        matching=MatchResult(review=[review]),
+        drafts=[DraftOutcome("a1", "88", "approved", "6001")],
+    )
+
+    plan_writes(result, [first, other])
+
+    assert result.matching.review == [review]
 
 
 def test_a_pending_draft_plans_nothing():
