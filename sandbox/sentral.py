@@ -132,30 +132,37 @@ def _lookup_routes(api: APIRouter, state: SentralState) -> None:
 
 
 def _people_routes(api: APIRouter, state: SentralState) -> None:
-    def student_includes(request: Request) -> Any:
-        wanted = set((request.query_params.get("include") or "").split(","))
-        if not wanted & {"person", "households"}:
+    sources = {
+        "person": (state.persons, person_resource),
+        "household": (state.households, household_resource),
+    }
+
+    def includes(request: Request, offered: tuple[str, ...]) -> Any:
+        """The collector of JSON:API ``included`` resources for the relationships a request asks for."""
+        wanted = set((request.query_params.get("include") or "").split(",")) & set(offered)
+        if not wanted:
             return None
 
         def collect(data: list[dict]) -> list[dict]:
             included, seen = [], set()
             for resource in data:
-                relationships = resource["relationships"]
-                refs = []
-                if "person" in wanted:
-                    refs.append(relationships["person"]["data"])
-                if "households" in wanted:
-                    refs.extend(relationships["households"]["data"])
-                for ref in refs:
-                    if ref and (ref["type"], ref["id"]) not in seen:
-                        seen.add((ref["type"], ref["id"]))
-                        source = state.persons if ref["type"] == "person" else state.households
-                        serialise = person_resource if ref["type"] == "person" else household_resource
-                        if ref["id"] in source:
-                            included.append(serialise(source[ref["id"]]))
+                for name in wanted:
+                    refs = resource["relationships"][name]["data"]
+                    for ref in refs if isinstance(refs, list) else [refs]:
+                        if ref and (ref["type"], ref["id"]) not in seen:
+                            seen.add((ref["type"], ref["id"]))
+                            records, serialise = sources[ref["type"]]
+                            if ref["id"] in records:
+                                included.append(serialise(records[ref["id"]]))
             return included
 
         return collect
+
+    def student_includes(request: Request) -> Any:
+        return includes(request, ("person", "households"))
+
+    def person_includes(request: Request) -> Any:
+        return includes(request, ("primaryHousehold",))
 
     @api.get("/enrolments/student")
     async def students(request: Request) -> Response:
@@ -184,11 +191,16 @@ def _people_routes(api: APIRouter, state: SentralState) -> None:
             wanted = request.query_params.get(param)
             if wanted:
                 records = [p for p in records if (p.get(field) or "").casefold() == wanted.casefold()]
-        return _page(request, records, person_resource)
+        return _page(request, records, person_resource, person_includes(request))
 
     @api.get("/enrolments/person/{person_id}")
-    async def person(person_id: str) -> Response:
-        return _doc({"data": person_resource(_one(state.persons, person_id, "person"))})
+    async def person(person_id: str, request: Request) -> Response:
+        resource = person_resource(_one(state.persons, person_id, "person"))
+        body: dict = {"data": resource}
+        collect = person_includes(request)
+        if collect:
+            body["included"] = collect([resource])
+        return _doc(body)
 
     @api.get("/enrolments/household")
     async def households(request: Request) -> Response:

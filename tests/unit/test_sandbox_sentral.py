@@ -91,6 +91,14 @@ def test_students_include_their_person_and_households(client, school):
         assert ("household", household["id"]) in included
 
 
+def test_persons_include_their_primary_household(client, school):
+    person = next(p for p in school["sentral"]["persons"] if p.get("primaryHousehold"))
+    body = client.get(
+        f"{V1}enrolments/person/{person['id']}?include=primaryHousehold", headers=HEADERS
+    ).json()
+    assert [(r["type"], r["id"]) for r in body["included"]] == [("household", person["primaryHousehold"])]
+
+
 def test_person_name_filters_are_case_insensitive_and_exact(client, school):
     person = school["sentral"]["persons"][0]
     params = {"firstName": person["firstName"].upper(), "lastName": person["lastName"].lower()}
