@@ -131,6 +131,13 @@ def _lookup_routes(api: APIRouter, state: SentralState) -> None:
         add_lookup(path, key, kind)
 
 
+def _one_with_includes(resource: dict, collect: Any) -> Response:
+    body: dict = {"data": resource}
+    if collect:
+        body["included"] = collect([resource])
+    return _doc(body)
+
+
 def _people_routes(api: APIRouter, state: SentralState) -> None:
     sources = {
         "person": (state.persons, person_resource),
@@ -177,12 +184,9 @@ def _people_routes(api: APIRouter, state: SentralState) -> None:
 
     @api.get("/enrolments/student/{student_id}")
     async def student(student_id: str, request: Request) -> Response:
-        resource = student_resource(_one(state.students, student_id, "student"))
-        body: dict = {"data": resource}
-        collect = student_includes(request)
-        if collect:
-            body["included"] = collect([resource])
-        return _doc(body)
+        return _one_with_includes(
+            student_resource(_one(state.students, student_id, "student")), student_includes(request)
+        )
 
     @api.get("/enrolments/person")
     async def persons(request: Request) -> Response:
@@ -195,12 +199,9 @@ def _people_routes(api: APIRouter, state: SentralState) -> None:
 
     @api.get("/enrolments/person/{person_id}")
     async def person(person_id: str, request: Request) -> Response:
-        resource = person_resource(_one(state.persons, person_id, "person"))
-        body: dict = {"data": resource}
-        collect = person_includes(request)
-        if collect:
-            body["included"] = collect([resource])
-        return _doc(body)
+        return _one_with_includes(
+            person_resource(_one(state.persons, person_id, "person")), person_includes(request)
+        )
 
     @api.get("/enrolments/household")
     async def households(request: Request) -> Response:
