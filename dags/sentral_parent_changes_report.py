@@ -28,8 +28,15 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
 
-from sentral.changes import schedule_timezone
-from sentral.dag_support import DEFAULT_ARGS, ENROLHQ_POOL, START_DATE, default_school, school_param, tags
+from sentral.dag_support import (
+    DEFAULT_ARGS,
+    ENROLHQ_POOL,
+    START_DATE,
+    default_school,
+    schedule_timezone,
+    school_param,
+    tags,
+)
 
 # 06:00 leaves the night for late edits to settle; the cron is read in the school's timezone.
 CRON = os.environ.get("SENTRAL_CHANGES_CRON") or "0 6 * * *"

@@ -27,8 +27,15 @@ from __future__ import annotations
 
 from airflow.sdk import CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
 
-from sentral.dag_support import DEFAULT_ARGS, ENROLHQ_POOL, START_DATE, default_school, school_param, tags
-from sentral.roster_tasks import school_timezone
+from sentral.dag_support import (
+    DEFAULT_ARGS,
+    ENROLHQ_POOL,
+    START_DATE,
+    default_school,
+    schedule_timezone,
+    school_param,
+    tags,
+)
 
 # An invalid roster, the write limit and wrong credentials stay that way on a retry: fail at once.
 FAIL_FAST = ExceptionRetryPolicy(
@@ -45,7 +52,7 @@ FAIL_FAST = ExceptionRetryPolicy(
     dag_display_name="Sentral roster import",
     description="Sentral student IDs into EnrolHQ external IDs, from a roster CSV or the Sentral API",
     doc_md=__doc__,
-    schedule=CronTriggerTimetable("0 2 * * *", timezone=school_timezone(default_school())),
+    schedule=CronTriggerTimetable("0 2 * * *", timezone=schedule_timezone(default_school())),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

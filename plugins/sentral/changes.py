@@ -125,29 +125,6 @@ def settings_from_config(
     )
 
 
-def schedule_timezone(school: str) -> str:
-    """The timezone the daily schedule runs in: ``timezone`` of the school's ``school.yml``.
-
-    Called when the DAG file is parsed, so it reads that one key and validates nothing else; a missing
-    or unreadable file gives UTC with a warning. The interval a run reports is always worked out in the
-    timezone of the validated configuration, so a fallback here moves the run's hour, not its day.
-
-    :param school: the school key.
-    """
-    import yaml
-
-    from sentral.mappings import SCHOOL_FILE, mappings_root
-
-    try:
-        path = mappings_root() / school / SCHOOL_FILE
-        timezone = str(yaml.safe_load(path.read_text(encoding="utf-8"))["timezone"])
-        ZoneInfo(timezone)
-    except Exception as exc:
-        log.warning("no timezone for school %s (%s); scheduling in UTC", school, exc)
-        return "UTC"
-    return timezone
-
-
 @dataclass(frozen=True)
 class Interval:
     """A half-open span of time ``[start, end)``, shown in the school's timezone.

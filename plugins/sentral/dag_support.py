@@ -6,6 +6,7 @@ standard library. Pool names here must match ``include/pools.json`` (``airflow p
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import Param
+
+log = logging.getLogger(__name__)
 
 OWNER = "data-team"
 
@@ -94,3 +97,29 @@ def run_stamp(context: Mapping[str, Any]) -> str:
     :param context: the task's Airflow context.
     """
     return str(context["run_id"])
+
+
+def schedule_timezone(school: str) -> str:
+    """The IANA timezone a school's scheduled runs fire in: ``timezone`` in its ``school.yml``.
+
+    Called when the scheduler parses a DAG file, so it reads that one key of that one small file and
+    validates nothing else. A missing or unreadable file, or an unknown zone, gives UTC with a warning:
+    that moves the hour a run fires, never what it does, because every run validates the school's
+    configuration and works out its dates in the configured timezone.
+
+    :param school: the school key (its folder under the mappings root).
+    """
+    from zoneinfo import ZoneInfo
+
+    import yaml
+
+    from sentral.mappings import SCHOOL_FILE, mappings_root
+
+    try:
+        path = mappings_root() / school / SCHOOL_FILE
+        timezone = str(yaml.safe_load(path.read_text(encoding="utf-8"))["timezone"])
+        ZoneInfo(timezone)
+    except Exception as exc:
+        log.warning("no timezone for school %s (%s); scheduling in UTC", school, exc)
+        return "UTC"
+    return timezone

@@ -9,28 +9,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 # The nightly schedule's timezone when the school's settings cannot be read at parse time.
-FALLBACK_TIMEZONE = "Australia/Sydney"
-
-
-def school_timezone(school: str) -> str:
-    """The IANA timezone in the school's ``school.yml``, read without validating the rest.
-
-    Called when the scheduler parses the DAG file, so it reads one small YAML file and nothing else;
-    a missing or unreadable file gives :data:`FALLBACK_TIMEZONE` (the full check happens at run time).
-
-    :param school: the school key (its folder under the mappings root).
-    """
-    import yaml
-
-    from sentral.mappings import SCHOOL_FILE, mappings_root
-
-    try:
-        with open(mappings_root() / school / SCHOOL_FILE, encoding="utf-8") as handle:
-            timezone = (yaml.safe_load(handle) or {}).get("timezone")
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        log.warning("timezone of school %s unreadable (%s); scheduling in %s", school, exc, FALLBACK_TIMEZONE)
-        return FALLBACK_TIMEZONE
-    return str(timezone) if timezone else FALLBACK_TIMEZONE
 
 
 def import_for_run(context: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from sentral.change_report import pick_interval
-from sentral.changes import local_day, schedule_timezone
+from sentral.changes import local_day
+from sentral.dag_support import schedule_timezone
 
 SYDNEY = "Australia/Sydney"
 DAGS = Path(__file__).resolve().parents[2] / "dags"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sentral.roster_tasks import FALLBACK_TIMEZONE, school_timezone
+from sentral.dag_support import schedule_timezone
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -42,10 +42,12 @@ def test_schedule_timezone_is_read_from_the_school_configuration(tmp_path, monke
     (tmp_path / "perth" / "school.yml").write_text("name: Perth\ntimezone: Australia/Perth\n")
     monkeypatch.setenv("SENTRAL_MAPPINGS_DIR", str(tmp_path))
 
-    assert school_timezone("perth") == "Australia/Perth"
+    assert schedule_timezone("perth") == "Australia/Perth"
 
 
-def test_schedule_timezone_of_an_unknown_school_falls_back_to_sydney(tmp_path, monkeypatch):
+def test_schedule_timezone_of_an_unknown_zone_falls_back_to_utc(tmp_path, monkeypatch):
+    (tmp_path / "mars").mkdir()
+    (tmp_path / "mars" / "school.yml").write_text("name: Mars\ntimezone: Mars/Olympus_Mons\n")
     monkeypatch.setenv("SENTRAL_MAPPINGS_DIR", str(tmp_path))
 
-    assert school_timezone("nowhere") == FALLBACK_TIMEZONE == "Australia/Sydney"
+    assert schedule_timezone("mars") == "UTC"
