@@ -139,10 +139,8 @@ def _one_with_includes(resource: dict, collect: Any) -> Response:
 
 
 def _people_routes(api: APIRouter, state: SentralState) -> None:
-    sources = {
-        "person": (state.persons, person_resource),
-        "household": (state.households, household_resource),
-    }
+    # Tables are looked up on every request: a reset replaces the state's record tables.
+    serialisers = {"person": ("persons", person_resource), "household": ("households", household_resource)}
 
     def includes(request: Request, offered: tuple[str, ...]) -> Any:
         """The collector of JSON:API ``included`` resources for the relationships a request asks for."""
@@ -158,7 +156,8 @@ def _people_routes(api: APIRouter, state: SentralState) -> None:
                     for ref in refs if isinstance(refs, list) else [refs]:
                         if ref and (ref["type"], ref["id"]) not in seen:
                             seen.add((ref["type"], ref["id"]))
-                            records, serialise = sources[ref["type"]]
+                            table, serialise = serialisers[ref["type"]]
+                            records = getattr(state, table)
                             if ref["id"] in records:
                                 included.append(serialise(records[ref["id"]]))
             return included

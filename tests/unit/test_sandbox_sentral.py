@@ -219,6 +219,16 @@ def test_approving_a_draft_creates_a_student_with_person_and_household(client):
     assert household["attributes"]["postcode"] == "2042"
 
 
+def test_after_a_reset_an_approved_students_person_is_still_included(client):
+    assert client.post("/_sandbox/reset").status_code == 200
+    draft_id = client.post(DRAFTS, json=valid_draft(), headers=HEADERS).json()["data"]["id"]
+    student_id = client.post(f"/_sandbox/drafts/{draft_id}/approve").json()["student"]
+
+    body = client.get(f"{V1}enrolments/student/{student_id}?include=person", headers=HEADERS).json()
+
+    assert [r["attributes"]["firstName"] for r in body["included"]] == ["Zoë"]
+
+
 def test_approving_a_draft_linked_to_a_household_reuses_it(client, school):
     household_id = school["sentral"]["households"][0]["id"]
     body = copy.deepcopy(valid_draft())
