@@ -109,6 +109,16 @@ class Ledger:
         with self.engine.connect() as conn:
             return set(conn.scalars(query))
 
+    def sent_drafts(self) -> list[tuple[str, str]]:
+        """``(application_id, draft_id)`` of every application whose draft reached Sentral."""
+        query = (
+            sa.select(applications.c.application_id, applications.c.draft_id)
+            .where(applications.c.school == self.school, applications.c.draft_id.is_not(None))
+            .order_by(applications.c.application_id)
+        )
+        with self.engine.connect() as conn:
+            return [(str(row.application_id), str(row.draft_id)) for row in conn.execute(query)]
+
     def applications_of_run(self, run_id: str) -> list[ApplicationRecord]:
         """Every application the given run touched, for the run report."""
         query = (

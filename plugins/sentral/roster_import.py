@@ -185,21 +185,6 @@ def read_applications(enrolhq: Any) -> list[Applicant]:
     return [Applicant.from_summary(summary) for summary in enrolhq.iter_applications()]
 
 
-def sent_drafts(engine: Any, school: str) -> list[tuple[str, str]]:
-    """``(application_id, draft_id)`` of every application the sync's ledger records as sent."""
-    import sqlalchemy as sa
-
-    from sentral.ledger import applications
-
-    query = (
-        sa.select(applications.c.application_id, applications.c.draft_id)
-        .where(applications.c.school == school, applications.c.draft_id.is_not(None))
-        .order_by(applications.c.application_id)
-    )
-    with engine.connect() as connection:
-        return [(str(row.application_id), str(row.draft_id)) for row in connection.execute(query)]
-
-
 def read_back_drafts(sentral: Any, sent: Iterable[tuple[str, str]], id_source: str) -> list[DraftOutcome]:
     """The status of each sent draft and, for an approved one, its student's Sentral ID.
 
@@ -356,7 +341,9 @@ def run_roster_import(
         result.notes.append(f"the roster inbox {settings.inbox} holds no CSV yet; only drafts were read back")
     # An application that already holds its external ID needs nothing from its draft any more.
     without_id = {applicant.application_id for applicant in applicants if not applicant.external_id}
-    sent = [pair for pair in sent_drafts(school.engine, school.name) if pair[0] in without_id]
+    from sentral.ledger import Ledger
+
+    sent = [pair for pair in Ledger(school.engine, school.name).sent_drafts() if pair[0] in without_id]
     result.drafts = read_back_drafts(school.sentral, sent, result.id_source)
     plan_writes(result, applicants)
 

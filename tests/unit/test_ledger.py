@@ -89,6 +89,15 @@ def test_recorded_draft_moves_application_to_draft_sent(ledger):
     assert (record.state, record.draft_id) == (AppState.DRAFT_SENT, "4411")
 
 
+def test_sent_drafts_lists_only_applications_whose_draft_reached_sentral(ledger):
+    prepare(ledger, "app-1")
+    prepare(ledger, "app-2")
+    ledger.record_draft_intent("app-2")
+    ledger.record_draft_sent("app-1", "4411")
+
+    assert ledger.sent_drafts() == [("app-1", "4411")]
+
+
 def test_preparing_again_after_the_draft_was_sent_keeps_the_sent_payload(ledger):
     prepare(ledger, payload={"student": {"first_name": "Ada"}})
     ledger.record_draft_sent("app-1", "4411")
