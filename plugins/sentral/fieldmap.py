@@ -26,7 +26,7 @@ whole draft (households, contacts, notes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -253,7 +253,7 @@ def _resolve(
     if rule.has_const:
         value = rule.const
     else:
-        value = _dig(source, rule.source) if rule.source else None
+        value = value_at(source, rule.source) if rule.source else None
         if not _is_empty(value) and rule.lookup:
             value = _look_up(rule, value, lookups, record_id, field)
         if _is_empty(value) and rule.default:
@@ -286,7 +286,8 @@ def _lookup_key(value: Any) -> str:
     return str(value).strip()
 
 
-def _dig(source: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+def value_at(source: Mapping[str, Any], path: Sequence[str]) -> Any:
+    """The value at a dotted path of an EnrolHQ record, split into its parts; None where it stops."""
     value: Any = source
     for part in path:
         if not isinstance(value, Mapping):

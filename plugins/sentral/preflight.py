@@ -27,8 +27,10 @@ from datetime import datetime
 from typing import Any
 
 from apicore.errors import FatalApiError, NotFoundError
+from sentral.fieldmap import value_at
 from sentral.mappings import LookupTable, SchoolConfig
 from sentral.reports import ReportFiles, write_report
+from sentral.sync_rules import offer_accepted
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +196,7 @@ def eligible_applications(client: Any, config: SchoolConfig) -> Iterable[dict[st
             # Deleted between the list and the read: nothing left to map.
             log.info("application %s vanished while preflight read it; skipped", summary["id"])
             continue
-        if accepted_field is None or _dig(application, accepted_field.split(".")):
+        if offer_accepted(application, accepted_field):
             yield application
 
 
@@ -228,7 +230,7 @@ def _collect_field_values(usage: _Usage, config: SchoolConfig, application: Mapp
     application_id = str(application["id"])
     for section, rule in config.fields.lookup_rules():
         for source in _sources(section, application):
-            value = _dig(source, rule.source)
+            value = value_at(source, rule.source)
             if value is not None and str(value).strip():
                 usage.add(str(rule.lookup), value, rule.source_path, application_id)
 
@@ -245,13 +247,6 @@ def _sources(section: str, application: Mapping[str, Any]) -> list[Mapping[str, 
         people = [application, *carers(application)]
         return [person["residential_address"] for person in people if person.get("residential_address")]
     return []
-
-
-def _dig(source: Mapping[str, Any], path: Sequence[str]) -> Any:
-    value: Any = source
-    for part in path:
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
 
 
 def _collect_document_kinds(

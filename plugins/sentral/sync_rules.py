@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sentral.fieldmap import value_at
 from sentral.ledger import DocumentPlan
 
 
@@ -29,10 +30,7 @@ def offer_accepted(application: Mapping[str, Any], path: str | None) -> bool:
     """Whether the application's offer was accepted: the value at ``path`` is set (None: always)."""
     if path is None:
         return True
-    value: Any = application
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return bool(value)
+    return bool(value_at(application, path.split(".")))
 
 
 def plan_documents(documents: Sequence[Mapping[str, Any]], rules: DocumentRules) -> list[DocumentPlan]:
